@@ -1,0 +1,126 @@
+/* Password login and password change. The KDF never runs while a database
+ * connection is held: look up, give the connection back, hash, borrow again. */
+#include "httpd.h"
+#include <string.h>
+
+#include "apr_strings.h"
+#include "http_protocol.h"
+
+#include "gc_handlers.h"
+#include "gc_db.h"
+#include "gc_http.h"
+#include "gc_input.h"
+#include "gc_lockout.h"
+#include "gc_password.h"
+#include "gc_session.h"
+#include "gc_log.h"
+
+#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
+/* Longest password login will hash: a longer one can never have been set. */
+#define LOGIN_PASSWORD_MAX 1024
+
+/* Sends 401 INVALID_CREDENTIALS after counting the failure. */
+static int wrong_password(gc_req *q, int64_t user_id, const char *field)
+{
+    gc_db_status st = gc_lockout_record_failure(q, user_id);
+    if (st != GC_DB_OK) {
+        return gc_db_fail(q, st);
+    }
+    return gc_respond_error(q, HTTP_UNAUTHORIZED, GC_E_INVALID_CREDS,
+                            "Invalid mobile number or password", field, NULL);
+}
+
+/* 1 when password matches the stored hash (NULL: no password set). */
+static int password_matches(gc_req *q, const char *password, const char *stored)
+{
+    return stored && gc_password_verify(q->r->pool, password, strlen(password), stored) == 1;
+}
+
+/* POST /auth/login {mobile, password} -> {token, token_type, expires_in, user} */
+int gc_auth_login(gc_req *q)
+{
+    const char *mobile, *password;
+    gc_rows *rows = NULL;
+    gc_db_status st;
+    json_t *data;
+    int ok;
+
+    if (gc_input_mobile(q, &mobile) != OK
+        || gc_input_string(q, GC_NAMES_PASSWORD, GC_REQUIRED, GC_KEEP, 1,
+                           LOGIN_PASSWORD_MAX, &password) != OK) {
+        return OK;
+    }
+    if ((st = gc_lockout_lookup(q, mobile, NULL, &rows)) != GC_DB_OK) {
+        return gc_db_fail(q, st);
+    }
+    if (rows->nrows != 1) {
+        return gc_respond_error(q, HTTP_NOT_FOUND, GC_E_USER_NOT_FOUND,
+                                "No account with this mobile number", "mobile", NULL);
+    }
+    if (gc_lockout_check(q, rows) != OK) {
+        return OK;
+    }
+    gc_db_release(q);
+    ok = password_matches(q, password, gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH));
+    if (!ok) {
+        return wrong_password(q, gc_cell_i64(rows, 0, GC_USER_COL_ID), NULL);
+    }
+    if (!(data = gc_session_issue(q, rows))) {
+        return gc_fail_internal(q, "token signing failed");
+    }
+    GCLOG(q, APLOG_INFO, "GC00070", "user %s logged in with a password",
+          gc_cell(rows, 0, GC_USER_COL_ID));
+    return gc_respond(q, HTTP_OK, "Logged in", data, NULL);
+}
+
+/* POST /auth/change-password {new_password, current_password?} -> a fresh token */
+int gc_auth_change_password(gc_req *q)
+{
+    const char *fresh, *current, *hash, *user_id, *args[3];
+    gc_rows *rows = NULL, *updated = NULL;
+    gc_db_status st;
+    json_t *data;
+
+    if (gc_input_string(q, GC_NAMES_NEW_PASSWORD, GC_REQUIRED, GC_KEEP, GC_PASSWORD_MIN,
+                        GC_PASSWORD_MAX, &fresh) != OK
+        || gc_input_string(q, GC_NAMES_CURRENT_PASSWORD,
+                           q->user->has_password ? GC_REQUIRED : GC_OPTIONAL, GC_KEEP, 1,
+                           LOGIN_PASSWORD_MAX, &current) != OK) {
+        return OK;
+    }
+    user_id = I64(q, q->user->id);
+    if ((st = gc_lockout_lookup(q, NULL, user_id, &rows)) != GC_DB_OK) {
+        return gc_db_fail(q, st);
+    }
+    if (rows->nrows != 1) {
+        return gc_respond_error(q, HTTP_UNAUTHORIZED, GC_E_INVALID_TOKEN, "Invalid token",
+                                NULL, NULL);
+    }
+    if (gc_lockout_check(q, rows) != OK) {
+        return OK;
+    }
+    gc_db_release(q);
+    if (gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH)
+        && !password_matches(q, current, gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH))) {
+        return wrong_password(q, q->user->id, "current_password");
+    }
+    hash = gc_password_hash(q->r->pool, fresh, strlen(fresh),
+                            (unsigned)q->cfg->password_iterations);
+    if (!hash) {
+        return gc_fail_internal(q, "password hashing failed");
+    }
+    args[0] = hash;
+    args[1] = I64(q, q->now);
+    args[2] = user_id;
+    if ((st = gc_db_select(q, GC_SQL_USER_SET_PASSWORD, args, &updated)) != GC_DB_OK) {
+        return gc_db_fail(q, st);
+    }
+    /* The fresh token carries the new version; every older token is dead. */
+    rows->cells[GC_USER_COL_VERSION] = gc_cell(updated, 0, 0);
+    rows->cells[GC_USER_COL_HAS_PASSWORD] = "t";
+    if (!(data = gc_session_issue(q, rows))) {
+        return gc_fail_internal(q, "token signing failed");
+    }
+    GCLOG(q, APLOG_INFO, "GC00071", "user %s changed the password", user_id);
+    return gc_respond(q, HTTP_OK, "Password changed", data, NULL);
+}

@@ -1,0 +1,46 @@
+/* Every SQL statement of the module, as labelled prepared statements
+ * (apr_dbd placeholders: %s text, %lld bigint). Times are passed in from the
+ * injectable clock as Unix seconds and come back as Unix seconds. */
+#ifndef GC_SQL_H
+#define GC_SQL_H
+
+typedef enum {
+    GC_SQL_PING = 0,
+    GC_SQL_USER_INSERT,
+    GC_SQL_USER_BY_MOBILE_AUTH,
+    GC_SQL_USER_BY_ID_AUTH,
+    GC_SQL_USER_FOR_TOKEN,
+    GC_SQL_USER_SET_PASSWORD,
+    GC_SQL_OTP_UPSERT,
+    GC_SQL_OTP_SENT_AT,
+    GC_SQL_OTP_DELETE_CODE,
+    GC_SQL_OTP_CONSUME,
+    GC_SQL_OTP_MISS,
+    GC_SQL_OTP_STATE,
+    GC_SQL_FAILURE_INSERT,
+    GC_SQL_TOKEN_REVOKE,
+    GC_SQL_REVOKED_PURGE,
+    GC_SQL_COUNT
+} gc_sql_id;
+
+typedef struct {
+    const char *label;     /* the prepared statement's name */
+    const char *sql;
+    int nargs;             /* counted from the placeholders at start-up */
+    int retry_safe;        /* may run twice (reads, idempotent writes) */
+} gc_sql_stmt;
+
+/* The statement with this id. */
+const gc_sql_stmt *gc_sql(gc_sql_id id);
+
+/* Counts placeholders once at start-up. */
+void gc_sql_init(void);
+
+/* Column positions of the user projection shared by several statements. */
+enum {
+    GC_USER_COL_ID = 0, GC_USER_COL_MOBILE, GC_USER_COL_NAME, GC_USER_COL_TIER,
+    GC_USER_COL_HAS_PASSWORD, GC_USER_COL_CREATED, GC_USER_COL_VERSION,
+    GC_USER_NCOLS
+};
+
+#endif

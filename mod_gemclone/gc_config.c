@@ -21,6 +21,14 @@
 #define DEFAULT_FAILURE_WINDOW     3600
 #define DEFAULT_MAX_BODY           (1024 * 1024)
 #define MIN_JWT_SECRET_LEN         32
+#define DEFAULT_DAILY_LIMIT_BASIC  5
+#define DEFAULT_DAILY_LIMIT_PRO    GC_UNLIMITED
+#define DEFAULT_ROOM_CACHE_TTL     300
+#define DEFAULT_MESSAGE_MAX_CHARS  8000
+#define DEFAULT_REPLY_WAIT         30
+#define DEFAULT_MAX_WAITERS        32
+#define DEFAULT_SWEEPER_GRACE      60
+#define DEFAULT_SSE_KEEPALIVE      15
 
 /* The pepper that keys OTP hashes is derived from the JWT secret, so that a
  * stolen database alone does not let anyone test codes offline. */
@@ -44,6 +52,14 @@ void *gc_config_create_server(apr_pool_t *p, server_rec *s)
     c->max_body = GC_UNSET;
     c->password_iterations = GC_UNSET;
     c->test_mode = GC_UNSET;
+    c->daily_limit_basic = GC_UNSET;
+    c->daily_limit_pro = GC_UNSET;
+    c->room_cache_ttl = GC_UNSET;
+    c->message_max_chars = GC_UNSET;
+    c->reply_wait = GC_UNSET;
+    c->max_waiters = GC_UNSET;
+    c->sweeper_grace = GC_UNSET;
+    c->sse_keepalive = GC_UNSET;
     return c;
 }
 
@@ -71,6 +87,14 @@ void *gc_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(password_iterations);
     MERGE_INT(test_mode);
     MERGE_PTR(test_clock_file);
+    MERGE_INT(daily_limit_basic);
+    MERGE_INT(daily_limit_pro);
+    MERGE_INT(room_cache_ttl);
+    MERGE_INT(message_max_chars);
+    MERGE_INT(reply_wait);
+    MERGE_INT(max_waiters);
+    MERGE_INT(sweeper_grace);
+    MERGE_INT(sse_keepalive);
     return m;
 }
 
@@ -119,6 +143,12 @@ static const int_limit INT_LIMITS[] = {
     { GC_DIR_AUTH_FAILURE_LIMIT,  1,     100000 },
     { GC_DIR_AUTH_FAILURE_WINDOW, 1,     7 * 86400 },
     { GC_DIR_PASSWORD_ITERATIONS, 1,     10000000 },
+    { GC_DIR_ROOM_CACHE_TTL,      1,     86400 },
+    { GC_DIR_MESSAGE_MAX_CHARS,   1,     100000 },
+    { GC_DIR_REPLY_WAIT,          0,     300 },
+    { GC_DIR_MAX_WAITERS,         0,     10000 },
+    { GC_DIR_SWEEPER_GRACE,       1,     86400 },
+    { GC_DIR_SSE_KEEPALIVE,       1,     300 },
     { NULL, 0, 0 }
 };
 
@@ -137,6 +167,24 @@ static const char *set_int(cmd_parms *cmd, void *dummy, const char *v)
         return err;
     }
     *(int *)((char *)c + (size_t)cmd->info) = (int)n;
+    return NULL;
+}
+
+/* A daily limit: a whole number, or "unlimited". */
+static const char *set_daily_limit(cmd_parms *cmd, void *dummy, const char *v)
+{
+    gc_config *c = gc_config_get(cmd->server);
+    int *field = (int *)((char *)c + (size_t)cmd->info);
+    apr_int64_t n;
+    const char *err;
+    if (strcasecmp(v, "unlimited") == 0) {
+        *field = GC_UNLIMITED;
+        return NULL;
+    }
+    if ((err = parse_bounded(cmd, v, 0, 1000000, &n)) != NULL) {
+        return apr_pstrcat(cmd->pool, err, ", or unlimited", NULL);
+    }
+    *field = (int)n;
     return NULL;
 }
 
@@ -222,6 +270,22 @@ const command_rec gc_config_directives[] = {
                  "Allow test-only settings (a shiftable clock, cheap password hashes)"),
     AP_INIT_TAKE1(GC_DIR_TEST_CLOCK_FILE, set_string, OFF(test_clock_file), RSRC_CONF,
                   "Test mode only: file holding seconds to add to the clock"),
+    AP_INIT_TAKE1(GC_DIR_DAILY_LIMIT_BASIC, set_daily_limit, OFF(daily_limit_basic), RSRC_CONF,
+                  "Prompts per UTC day for Basic users, or unlimited (default 5)"),
+    AP_INIT_TAKE1(GC_DIR_DAILY_LIMIT_PRO, set_daily_limit, OFF(daily_limit_pro), RSRC_CONF,
+                  "Prompts per UTC day for Pro users, or unlimited (default unlimited)"),
+    AP_INIT_TAKE1(GC_DIR_ROOM_CACHE_TTL, set_int, OFF(room_cache_ttl), RSRC_CONF,
+                  "Seconds a cached chatroom list may be served (default 300)"),
+    AP_INIT_TAKE1(GC_DIR_MESSAGE_MAX_CHARS, set_int, OFF(message_max_chars), RSRC_CONF,
+                  "Longest prompt in code points (default 8000)"),
+    AP_INIT_TAKE1(GC_DIR_REPLY_WAIT, set_int, OFF(reply_wait), RSRC_CONF,
+                  "Seconds POST /message waits for the reply before answering 202 (default 30)"),
+    AP_INIT_TAKE1(GC_DIR_MAX_WAITERS, set_int, OFF(max_waiters), RSRC_CONF,
+                  "Requests per child that may wait for a reply at once; more get 202 (default 32)"),
+    AP_INIT_TAKE1(GC_DIR_SWEEPER_GRACE, set_int, OFF(sweeper_grace), RSRC_CONF,
+                  "Seconds before a pending reply without a live job is queued again (default 60)"),
+    AP_INIT_TAKE1(GC_DIR_SSE_KEEPALIVE, set_int, OFF(sse_keepalive), RSRC_CONF,
+                  "Seconds between keep-alive comments on an event stream (default 15)"),
     { NULL }
 };
 
@@ -245,6 +309,14 @@ const char *gc_config_finish(apr_pool_t *p, server_rec *s, gc_config *cfg)
     DEFAULT_INT(max_body, DEFAULT_MAX_BODY);
     DEFAULT_INT(password_iterations, 600000);
     DEFAULT_INT(test_mode, 0);
+    DEFAULT_INT(daily_limit_basic, DEFAULT_DAILY_LIMIT_BASIC);
+    DEFAULT_INT(daily_limit_pro, DEFAULT_DAILY_LIMIT_PRO);
+    DEFAULT_INT(room_cache_ttl, DEFAULT_ROOM_CACHE_TTL);
+    DEFAULT_INT(message_max_chars, DEFAULT_MESSAGE_MAX_CHARS);
+    DEFAULT_INT(reply_wait, DEFAULT_REPLY_WAIT);
+    DEFAULT_INT(max_waiters, DEFAULT_MAX_WAITERS);
+    DEFAULT_INT(sweeper_grace, DEFAULT_SWEEPER_GRACE);
+    DEFAULT_INT(sse_keepalive, DEFAULT_SSE_KEEPALIVE);
     test_mode = cfg->test_mode;
 
     if (!cfg->redis_url) {

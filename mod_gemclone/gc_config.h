@@ -30,6 +30,17 @@
 #define GC_DIR_PASSWORD_ITERATIONS   "GemClonePasswordIterations"
 #define GC_DIR_TEST_MODE             "GemCloneTestMode"
 #define GC_DIR_TEST_CLOCK_FILE       "GemCloneTestClockFile"
+#define GC_DIR_DAILY_LIMIT_BASIC     "GemCloneDailyLimitBasic"
+#define GC_DIR_DAILY_LIMIT_PRO       "GemCloneDailyLimitPro"
+#define GC_DIR_ROOM_CACHE_TTL        "GemCloneRoomListCacheTTL"
+#define GC_DIR_MESSAGE_MAX_CHARS     "GemCloneMessageMaxChars"
+#define GC_DIR_REPLY_WAIT            "GemCloneReplyWait"
+#define GC_DIR_MAX_WAITERS           "GemCloneMaxWaiters"
+#define GC_DIR_SWEEPER_GRACE         "GemCloneSweeperGrace"
+#define GC_DIR_SSE_KEEPALIVE         "GemCloneEventKeepAlive"
+
+/* A daily limit of GC_UNLIMITED means no limit. */
+#define GC_UNLIMITED (-2)
 
 /* Cheapest password cost accepted outside test mode. */
 #define GC_MIN_PASSWORD_ITERATIONS 100000
@@ -51,6 +62,14 @@ typedef struct {
     int password_iterations;
     int test_mode;               /* 0/1, GC_UNSET */
     const char *test_clock_file;
+    int daily_limit_basic;       /* prompts per UTC day, or GC_UNLIMITED */
+    int daily_limit_pro;
+    int room_cache_ttl;          /* seconds */
+    int message_max_chars;       /* code points */
+    int reply_wait;              /* seconds a POST waits for its reply */
+    int max_waiters;             /* waiting POSTs per child process */
+    int sweeper_grace;           /* seconds before a reply without a job is queued again */
+    int sse_keepalive;           /* seconds between keep-alive comments */
 
     /* Derived at start-up by gc_config_finish. */
     unsigned char otp_pepper[32];

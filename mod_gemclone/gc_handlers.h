@@ -18,6 +18,20 @@ int gc_auth_logout(gc_req *q);
 int gc_auth_login(gc_req *q);
 int gc_auth_change_password(gc_req *q);
 
+/* gc_chatrooms.c */
+int gc_room_create(gc_req *q);
+int gc_room_list(gc_req *q);
+int gc_room_get(gc_req *q);
+int gc_room_rename(gc_req *q);
+int gc_room_delete(gc_req *q);
+
+/* gc_messages.c */
+int gc_message_list(gc_req *q);
+int gc_message_get(gc_req *q);
+
+/* gc_prompt.c */
+int gc_prompt_post(gc_req *q);
+
 /* gc_user.c */
 int gc_user_me(gc_req *q);
 

@@ -172,9 +172,11 @@ static apr_status_t reply_cleanup(void *reply)
 }
 
 /* Runs one command on the lease's connection, borrowing one if needed.
- * NULL when no connection can be had or the command failed on the wire;
- * *stale tells whether the failed connection had served before. */
-static redisReply *command_once(gc_req *q, redis_lease *l, int *stale,
+ * timeout_ms > 0 replaces the socket time-out for this command only (for
+ * BLPOP and XREAD BLOCK, which outlast the usual one). NULL when no
+ * connection can be had or the command failed on the wire; *stale tells
+ * whether the failed connection had served before. */
+static redisReply *command_once(gc_req *q, redis_lease *l, int timeout_ms, int *stale,
                                 const char *fmt, va_list ap)
 {
     redisReply *reply;
@@ -187,6 +189,9 @@ static redisReply *command_once(gc_req *q, redis_lease *l, int *stale,
         }
         l->conn = res;
     }
+    if (timeout_ms > 0) {
+        redisSetTimeout(l->conn->c, ms_to_tv(timeout_ms));
+    }
     reply = redisvCommand(l->conn->c, fmt, ap);
     if (!reply) {
         /* A context is unusable after an I/O error: drop it for good. */
@@ -197,33 +202,61 @@ static redisReply *command_once(gc_req *q, redis_lease *l, int *stale,
         l->conn = NULL;
         return NULL;
     }
+    if (timeout_ms > 0) {
+        redisSetTimeout(l->conn->c, ms_to_tv(child_pool->cfg->redis_timeout_ms));
+    }
     l->conn->uses++;
     return reply;
 }
 
-redisReply *gc_redis_command(gc_req *q, const char *fmt, ...)
+static redisReply *command_v(gc_req *q, int timeout_ms, const char *fmt, va_list ap)
 {
     redis_lease *l;
     redisReply *reply;
-    va_list ap;
+    va_list again;
     int stale, tries;
 
     if (!child_pool) {
         return NULL;
     }
     l = lease_of(q);
-    va_start(ap, fmt);
-    reply = command_once(q, l, &stale, fmt, ap);
-    va_end(ap);
+    va_copy(again, ap);
+    reply = command_once(q, l, timeout_ms, &stale, fmt, again);
+    va_end(again);
     /* A pooled connection that died while idle (Redis restarted) never
      * delivered the command: try the next one, up to a fresh connection. */
     for (tries = 0; !reply && stale && tries <= POOL_KEEP; tries++) {
-        va_start(ap, fmt);
-        reply = command_once(q, l, &stale, fmt, ap);
-        va_end(ap);
+        va_copy(again, ap);
+        reply = command_once(q, l, timeout_ms, &stale, fmt, again);
+        va_end(again);
     }
     if (reply) {
         apr_pool_cleanup_register(q->r->pool, reply, reply_cleanup, apr_pool_cleanup_null);
     }
     return reply;
+}
+
+redisReply *gc_redis_command(gc_req *q, const char *fmt, ...)
+{
+    redisReply *reply;
+    va_list ap;
+    va_start(ap, fmt);
+    reply = command_v(q, 0, fmt, ap);
+    va_end(ap);
+    return reply;
+}
+
+redisReply *gc_redis_blocking(gc_req *q, int timeout_ms, const char *fmt, ...)
+{
+    redisReply *reply;
+    va_list ap;
+    va_start(ap, fmt);
+    reply = command_v(q, timeout_ms, fmt, ap);
+    va_end(ap);
+    return reply;
+}
+
+int gc_redis_is_error(const redisReply *reply)
+{
+    return !reply || reply->type == REDIS_REPLY_ERROR;
 }

@@ -18,6 +18,14 @@ apr_status_t gc_redis_child_init(apr_pool_t *pchild, server_rec *s);
  * (REDIS_REPLY_ERROR) is returned as a reply; check its type. */
 redisReply *gc_redis_command(gc_req *q, const char *fmt, ...);
 
+/* gc_redis_command for a command that blocks on the server (BLPOP, XREAD
+ * BLOCK): timeout_ms is the socket time-out for this command, which must
+ * exceed the command's own. */
+redisReply *gc_redis_blocking(gc_req *q, int timeout_ms, const char *fmt, ...);
+
+/* 1 when the command failed: no reply, or a Redis error reply. */
+int gc_redis_is_error(const redisReply *reply);
+
 /* Gives the request's connection back to the pool now. */
 void gc_redis_release(gc_req *q);
 

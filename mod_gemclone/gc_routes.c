@@ -21,6 +21,14 @@ static const gc_route ROUTES[] = {
     { M_POST,   "/auth/change-password",   GC_BEARER, GC_JSON_BODY, gc_auth_change_password },
     { M_POST,   "/auth/logout",            GC_BEARER, GC_JSON_BODY, gc_auth_logout },
     { M_GET,    "/user/me",                GC_BEARER, GC_NO_BODY,   gc_user_me },
+    { M_POST,   "/chatroom",                       GC_BEARER, GC_JSON_BODY, gc_room_create },
+    { M_GET,    "/chatroom",                       GC_BEARER, GC_NO_BODY,   gc_room_list },
+    { M_GET,    "/chatroom/:id",                   GC_BEARER, GC_NO_BODY,   gc_room_get },
+    { M_PATCH,  "/chatroom/:id",                   GC_BEARER, GC_JSON_BODY, gc_room_rename },
+    { M_DELETE, "/chatroom/:id",                   GC_BEARER, GC_NO_BODY,   gc_room_delete },
+    { M_GET,    "/chatroom/:id/messages",          GC_BEARER, GC_NO_BODY,   gc_message_list },
+    { M_POST,   "/chatroom/:id/message",           GC_BEARER, GC_JSON_BODY, gc_prompt_post },
+    { M_GET,    "/chatroom/:id/messages/:id",      GC_BEARER, GC_NO_BODY,   gc_message_get },
     { M_GET,    "/health",                 GC_PUBLIC, GC_NO_BODY,   gc_ops_health },
     { M_GET,    "/ready",                  GC_PUBLIC, GC_NO_BODY,   gc_ops_ready },
     { 0, NULL, 0, 0, NULL }
@@ -56,6 +64,20 @@ static int match_pattern(const char *pattern, const char *path, int64_t ids[], i
     return 1;
 }
 
+/* The method's name for Allow. Not ap_method_name_of(): httpd registers both
+ * "GET" and "HEAD" as M_GET, and its reverse lookup may answer "HEAD". */
+static const char *method_name(apr_pool_t *pool, int m)
+{
+    switch (m) {
+    case M_GET:    return "GET";
+    case M_PUT:    return "PUT";
+    case M_POST:   return "POST";
+    case M_DELETE: return "DELETE";
+    case M_PATCH:  return "PATCH";
+    default:       return ap_method_name_of(pool, m);
+    }
+}
+
 /* Adds a method name to the Allow list once. */
 static const char *allow_add(apr_pool_t *pool, const char *allow, const char *m)
 {
@@ -82,7 +104,7 @@ gc_route_result gc_route_match(gc_req *q, const char *path, const char **allow)
             q->nids = nids;
             return GC_ROUTE_FOUND;
         }
-        methods = allow_add(r->pool, methods, ap_method_name_of(r->pool, rt->method));
+        methods = allow_add(r->pool, methods, method_name(r->pool, rt->method));
         if (rt->method == M_GET) {
             methods = allow_add(r->pool, methods, "HEAD");
         }

@@ -17,6 +17,15 @@
     " WHERE f.user_id = u.id AND f.failed_at > to_timestamp(%lld) " \
     " ORDER BY f.failed_at DESC OFFSET %lld LIMIT 1)"
 
+#define ROOM_COLS \
+    "c.id, c.name, extract(epoch FROM c.created_at)::bigint, " \
+    "extract(epoch FROM c.updated_at)::bigint, " \
+    "extract(epoch FROM c.last_message_at)::bigint, c.message_count"
+
+#define MSG_COLS \
+    "m.id, m.chatroom_id, m.role, m.content, m.status, m.error, " \
+    "extract(epoch FROM m.created_at)::bigint, extract(epoch FROM m.completed_at)::bigint"
+
 static gc_sql_stmt STATEMENTS[GC_SQL_COUNT] = {
     [GC_SQL_PING] = { "gc_ping", "SELECT 1", 0, 1 },
 
@@ -96,6 +105,83 @@ static gc_sql_stmt STATEMENTS[GC_SQL_COUNT] = {
     [GC_SQL_REVOKED_PURGE] = { "gc_revoked_purge",
         "DELETE FROM revoked_tokens WHERE jti IN (SELECT jti FROM revoked_tokens "
         "WHERE expires_at < to_timestamp(%lld) LIMIT 100)", 0, 1 },
+
+    [GC_SQL_ROOM_INSERT] = { "gc_room_insert",
+        "INSERT INTO chatrooms AS c (user_id, name, created_at, updated_at) "
+        "VALUES (%lld, %s, to_timestamp(%lld), to_timestamp(%lld)) RETURNING " ROOM_COLS,
+        0, 0 },
+
+    /* Newest activity first; the expression matches chatrooms_user_activity. */
+    [GC_SQL_ROOM_LIST] = { "gc_room_list",
+        "SELECT " ROOM_COLS " FROM chatrooms c WHERE c.user_id = %lld "
+        "ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id DESC", 0, 1 },
+
+    /* Ownership lives in the WHERE clause: another user's room is absent. */
+    [GC_SQL_ROOM_GET] = { "gc_room_get",
+        "SELECT " ROOM_COLS " FROM chatrooms c WHERE c.id = %lld AND c.user_id = %lld",
+        0, 1 },
+
+    [GC_SQL_ROOM_RENAME] = { "gc_room_rename",
+        "UPDATE chatrooms c SET name = %s, updated_at = to_timestamp(%lld) "
+        "WHERE c.id = %lld AND c.user_id = %lld RETURNING " ROOM_COLS, 0, 1 },
+
+    [GC_SQL_ROOM_DELETE] = { "gc_room_delete",
+        "DELETE FROM chatrooms WHERE id = %lld AND user_id = %lld", 0, 1 },
+
+    /* The newest (limit + 1) messages below an id; the extra row tells
+     * whether older ones remain. Caller checked the room is the user's. */
+    [GC_SQL_MESSAGE_PAGE] = { "gc_message_page",
+        "SELECT " MSG_COLS " FROM messages m WHERE m.chatroom_id = %lld AND m.id < %lld "
+        "ORDER BY m.id DESC LIMIT %lld", 0, 1 },
+
+    [GC_SQL_MESSAGE_GET] = { "gc_message_get",
+        "SELECT " MSG_COLS " FROM messages m JOIN chatrooms c ON c.id = m.chatroom_id "
+        "WHERE m.id = %lld AND m.chatroom_id = %lld AND c.user_id = %lld", 0, 1 },
+
+    [GC_SQL_MESSAGE_PAIR] = { "gc_message_pair",
+        "SELECT " MSG_COLS " FROM messages m WHERE m.id IN (%lld, %lld) ORDER BY m.id",
+        0, 1 },
+
+    /* One statement stores a prompt: the user message (unless its
+     * Idempotency-Key is taken), the pending reply with its sweeper lease,
+     * and the room's counters. No row back: key taken or room gone.
+     * Arguments: content, now, now, key, room, user, lease_until, now, room. */
+    [GC_SQL_PROMPT_INSERT] = { "gc_prompt_insert",
+        "WITH um AS ("
+        " INSERT INTO messages (chatroom_id, user_id, role, content, status, created_at,"
+        "  completed_at, idempotency_key)"
+        " SELECT c.id, c.user_id, 'user', %s, 'done', to_timestamp(%lld), to_timestamp(%lld), %s"
+        " FROM chatrooms c WHERE c.id = %lld AND c.user_id = %lld"
+        " ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+        " RETURNING id, chatroom_id, user_id, created_at), "
+        "mm AS ("
+        " INSERT INTO messages (chatroom_id, user_id, role, status, created_at, reply_to,"
+        "  lease_until)"
+        " SELECT chatroom_id, user_id, 'model', 'pending', created_at, id, to_timestamp(%lld)"
+        " FROM um RETURNING id), "
+        "rc AS ("
+        " UPDATE chatrooms SET message_count = message_count + 2,"
+        "  last_message_at = to_timestamp(%lld)"
+        " WHERE id = %lld AND EXISTS (SELECT 1 FROM um)) "
+        "SELECT um.id, mm.id FROM um, mm", 0, 0 },
+
+    /* A live key (younger than 24 h): the prompt it made and its reply. */
+    [GC_SQL_IDEMPOTENCY_LOOKUP] = { "gc_idempotency_lookup",
+        "SELECT um.id, um.chatroom_id, um.content, mm.id FROM messages um "
+        "JOIN messages mm ON mm.reply_to = um.id "
+        "WHERE um.user_id = %lld AND um.idempotency_key = %s "
+        "AND um.created_at > to_timestamp(%lld)", 0, 1 },
+
+    /* A key older than 24 h may be used again. */
+    [GC_SQL_IDEMPOTENCY_EXPIRE] = { "gc_idempotency_expire",
+        "UPDATE messages SET idempotency_key = NULL WHERE user_id = %lld "
+        "AND idempotency_key = %s AND created_at <= to_timestamp(%lld)", 0, 1 },
+
+    /* Accepted, unrefunded prompts of a UTC day (rebuilds the Redis count). */
+    [GC_SQL_PROMPTS_IN_DAY] = { "gc_prompts_in_day",
+        "SELECT count(*) FROM messages WHERE user_id = %lld AND role = 'model' "
+        "AND NOT refunded AND created_at >= to_timestamp(%lld) "
+        "AND created_at < to_timestamp(%lld)", 0, 1 },
 };
 
 const gc_sql_stmt *gc_sql(gc_sql_id id)

@@ -34,7 +34,8 @@ gc_json_parse_status_t gc_json_parse_body(apr_pool_t *p, const char *body, size_
  * name wins over its aliases; *which gets the name found. NULL if none. */
 json_t *gc_json_get_alias(const json_t *obj, const char *const names[], const char **which);
 
-/* Sets key to a string copy, or to JSON null when s is NULL. */
+/* Sets key to a string copy, or to JSON null when s is NULL (or, since
+ * Jansson refuses them, when s is not valid UTF-8). */
 void gc_json_set_str(json_t *obj, const char *key, const char *s);
 
 /* Sets key to an RFC 3339 timestamp, or to JSON null when t < 0. */

@@ -32,7 +32,8 @@ char *gc_jwt_sign(apr_pool_t *p, const unsigned char *key, size_t keylen,
                   const gc_jwt_claims_t *claims);
 
 /* Verifies token (NUL-terminated) at time now with leeway seconds for exp and
- * nbf. On GC_JWT_OK and GC_JWT_EXPIRED, *out holds the claims (pool strings).
+ * nbf. A header without "alg" is BAD_ALG; a header or payload with a
+ * duplicate key is MALFORMED. On GC_JWT_OK and GC_JWT_EXPIRED, *out holds the claims (pool strings).
  * Tokens longer than 4096 bytes are GC_JWT_MALFORMED. */
 gc_jwt_status_t gc_jwt_verify(apr_pool_t *p, const char *token,
                               const unsigned char *key, size_t keylen,

@@ -19,7 +19,8 @@ char *gc_password_hash(apr_pool_t *p, const char *password, size_t len, unsigned
  * 1..10,000,000). Compares in constant time. */
 int gc_password_verify(apr_pool_t *p, const char *password, size_t len, const char *stored);
 
-/* 1 when stored was made with fewer iterations than wanted (time to rehash). */
+/* 1 when stored was made with fewer iterations than wanted (time to rehash);
+ * also 1 when stored is not a string this module can read. */
 int gc_password_needs_rehash(const char *stored, unsigned wanted_iterations);
 
 #endif

@@ -13,7 +13,9 @@ typedef struct {
     int db;                /* default 0 */
 } gc_redis_url_t;
 
-/* Returns NULL and fills *out, or a static/pool error message naming what is wrong. */
+/* Returns NULL and fills *out, or a static/pool error message naming what is wrong.
+ * User information without ':' is a user name alone; the last '@' ends it.
+ * db is 0..1000000; rediss:// (TLS) is refused: hiredis 0.14 has no TLS. */
 const char *gc_redis_url_parse(apr_pool_t *p, const char *url, gc_redis_url_t *out);
 
 #endif

@@ -23,7 +23,9 @@ char *gc_sig_header(apr_pool_t *p, const char *secret, size_t secretlen,
 /* Verifies header (may be NULL) against the raw body bytes. Any v1 may match
  * (constant-time compare each); unknown schemes (v0, ...) are ignored.
  * The MAC is checked before the timestamp tolerance so that a forged header
- * is never reported as merely stale. */
+ * is never reported as merely stale. An element without '=' (or empty),
+ * a second t=, or a t= that is not 1..18 digits is MALFORMED; v1 must be
+ * lower-case hex as Stripe sends it; only the first 16 v1 values count. */
 gc_sig_status_t gc_sig_verify(apr_pool_t *p, const char *header,
                               const char *secret, size_t secretlen,
                               const char *body, size_t bodylen,

@@ -8,8 +8,9 @@
 /* "2026-11-24T08:15:00Z" for unix seconds t, in pool memory. */
 char *gc_time_rfc3339(apr_pool_t *p, int64_t t);
 
-/* Parses the format above (also accepts a fractional part and "+00:00",
- * which PostgreSQL may produce); returns 1 and sets *out, or 0. */
+/* Parses the format above (also accepts a fractional part, dropped, and a
+ * numeric offset "+00:00", "+0000" or "+00", and ' ' for 'T', as PostgreSQL
+ * may produce); a leap second (:60) is refused. Returns 1 and sets *out, or 0. */
 int gc_time_parse_rfc3339(const char *s, int64_t *out);
 
 /* Unix time of the next UTC midnight strictly after t. */

@@ -29,6 +29,11 @@
 #define DEFAULT_MAX_WAITERS        32
 #define DEFAULT_SWEEPER_GRACE      60
 #define DEFAULT_SSE_KEEPALIVE      15
+#define DEFAULT_STRIPE_API_BASE    "https://api.stripe.com"
+#define DEFAULT_STRIPE_TOLERANCE   300
+#define DEFAULT_PRO_GRACE          (3 * 86400)
+#define DEFAULT_STRIPE_SUCCESS_URL "http://localhost:8080/subscription/status?checkout=success"
+#define DEFAULT_STRIPE_CANCEL_URL  "http://localhost:8080/subscription/status?checkout=cancel"
 
 /* The pepper that keys OTP hashes is derived from the JWT secret, so that a
  * stolen database alone does not let anyone test codes offline. */
@@ -60,6 +65,8 @@ void *gc_config_create_server(apr_pool_t *p, server_rec *s)
     c->max_waiters = GC_UNSET;
     c->sweeper_grace = GC_UNSET;
     c->sse_keepalive = GC_UNSET;
+    c->stripe_tolerance = GC_UNSET;
+    c->pro_grace = GC_UNSET;
     return c;
 }
 
@@ -95,6 +102,14 @@ void *gc_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(max_waiters);
     MERGE_INT(sweeper_grace);
     MERGE_INT(sse_keepalive);
+    MERGE_PTR(stripe_secret_key);
+    MERGE_PTR(stripe_price_id);
+    MERGE_PTR(stripe_webhook_secret);
+    MERGE_PTR(stripe_api_base);
+    MERGE_PTR(stripe_success_url);
+    MERGE_PTR(stripe_cancel_url);
+    MERGE_INT(stripe_tolerance);
+    MERGE_INT(pro_grace);
     return m;
 }
 
@@ -149,6 +164,8 @@ static const int_limit INT_LIMITS[] = {
     { GC_DIR_MAX_WAITERS,         0,     10000 },
     { GC_DIR_SWEEPER_GRACE,       1,     86400 },
     { GC_DIR_SSE_KEEPALIVE,       1,     300 },
+    { GC_DIR_STRIPE_TOLERANCE,    1,     86400 },
+    { GC_DIR_PRO_GRACE,           0,     90 * 86400 },
     { NULL, 0, 0 }
 };
 
@@ -286,6 +303,23 @@ const command_rec gc_config_directives[] = {
                   "Seconds before a pending reply without a live job is queued again (default 60)"),
     AP_INIT_TAKE1(GC_DIR_SSE_KEEPALIVE, set_int, OFF(sse_keepalive), RSRC_CONF,
                   "Seconds between keep-alive comments on an event stream (default 15)"),
+    AP_INIT_TAKE1(GC_DIR_STRIPE_SECRET_KEY, set_string, OFF(stripe_secret_key), RSRC_CONF,
+                  "Stripe secret API key (sk_...); unset: subscriptions answer 503"),
+    AP_INIT_TAKE1(GC_DIR_STRIPE_PRICE_ID, set_string, OFF(stripe_price_id), RSRC_CONF,
+                  "The Stripe price of the Pro plan (price_...)"),
+    AP_INIT_TAKE1(GC_DIR_STRIPE_WEBHOOK_SECRET, set_string, OFF(stripe_webhook_secret),
+                  RSRC_CONF, "The webhook endpoint's signing secret (whsec_...)"),
+    AP_INIT_TAKE1(GC_DIR_STRIPE_API_BASE, set_string, OFF(stripe_api_base), RSRC_CONF,
+                  "Stripe API base URL (default " DEFAULT_STRIPE_API_BASE ")"),
+    AP_INIT_TAKE1(GC_DIR_STRIPE_SUCCESS_URL, set_string, OFF(stripe_success_url), RSRC_CONF,
+                  "Where Checkout sends the user after paying"),
+    AP_INIT_TAKE1(GC_DIR_STRIPE_CANCEL_URL, set_string, OFF(stripe_cancel_url), RSRC_CONF,
+                  "Where Checkout sends the user after cancelling"),
+    AP_INIT_TAKE1(GC_DIR_STRIPE_TOLERANCE, set_int, OFF(stripe_tolerance), RSRC_CONF,
+                  "Seconds a webhook signature's timestamp may be off (default 300)"),
+    AP_INIT_TAKE1(GC_DIR_PRO_GRACE, set_int, OFF(pro_grace), RSRC_CONF,
+                  "Seconds a past_due subscription stays Pro after its first failed "
+                  "payment (default 259200)"),
     { NULL }
 };
 
@@ -317,6 +351,20 @@ const char *gc_config_finish(apr_pool_t *p, server_rec *s, gc_config *cfg)
     DEFAULT_INT(max_waiters, DEFAULT_MAX_WAITERS);
     DEFAULT_INT(sweeper_grace, DEFAULT_SWEEPER_GRACE);
     DEFAULT_INT(sse_keepalive, DEFAULT_SSE_KEEPALIVE);
+    DEFAULT_INT(stripe_tolerance, DEFAULT_STRIPE_TOLERANCE);
+    DEFAULT_INT(pro_grace, DEFAULT_PRO_GRACE);
+    if (!cfg->stripe_api_base) {
+        cfg->stripe_api_base = DEFAULT_STRIPE_API_BASE;
+    }
+    if (!cfg->stripe_success_url) {
+        cfg->stripe_success_url = DEFAULT_STRIPE_SUCCESS_URL;
+    }
+    if (!cfg->stripe_cancel_url) {
+        cfg->stripe_cancel_url = DEFAULT_STRIPE_CANCEL_URL;
+    }
+    if (cfg->stripe_secret_key && !cfg->stripe_price_id) {
+        return GC_DIR_STRIPE_PRICE_ID " is required with " GC_DIR_STRIPE_SECRET_KEY;
+    }
     test_mode = cfg->test_mode;
 
     if (!cfg->redis_url) {

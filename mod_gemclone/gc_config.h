@@ -39,6 +39,15 @@
 #define GC_DIR_SWEEPER_GRACE         "GemCloneSweeperGrace"
 #define GC_DIR_SSE_KEEPALIVE         "GemCloneEventKeepAlive"
 
+#define GC_DIR_STRIPE_SECRET_KEY     "GemCloneStripeSecretKey"
+#define GC_DIR_STRIPE_PRICE_ID       "GemCloneStripePriceID"
+#define GC_DIR_STRIPE_WEBHOOK_SECRET "GemCloneStripeWebhookSecret"
+#define GC_DIR_STRIPE_API_BASE       "GemCloneStripeAPIBase"
+#define GC_DIR_STRIPE_SUCCESS_URL    "GemCloneStripeSuccessURL"
+#define GC_DIR_STRIPE_CANCEL_URL     "GemCloneStripeCancelURL"
+#define GC_DIR_STRIPE_TOLERANCE      "GemCloneStripeWebhookTolerance"
+#define GC_DIR_PRO_GRACE             "GemCloneProPastDueGrace"
+
 /* A daily limit of GC_UNLIMITED means no limit. */
 #define GC_UNLIMITED (-2)
 
@@ -70,6 +79,14 @@ typedef struct {
     int max_waiters;             /* waiting POSTs per child process */
     int sweeper_grace;           /* seconds before a reply without a job is queued again */
     int sse_keepalive;           /* seconds between keep-alive comments */
+    const char *stripe_secret_key;     /* NULL: subscriptions are off (503) */
+    const char *stripe_price_id;
+    const char *stripe_webhook_secret;
+    const char *stripe_api_base;
+    const char *stripe_success_url;
+    const char *stripe_cancel_url;
+    int stripe_tolerance;        /* seconds of webhook timestamp tolerance */
+    int pro_grace;               /* seconds a past_due subscription stays Pro */
 
     /* Derived at start-up by gc_config_finish. */
     unsigned char otp_pepper[32];

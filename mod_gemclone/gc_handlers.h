@@ -32,6 +32,13 @@ int gc_message_get(gc_req *q);
 /* gc_prompt.c */
 int gc_prompt_post(gc_req *q);
 
+/* gc_subscriptions.c */
+int gc_subscribe_pro(gc_req *q);
+int gc_subscription_status(gc_req *q);
+
+/* gc_webhook.c */
+int gc_webhook_stripe(gc_req *q);
+
 /* gc_user.c */
 int gc_user_me(gc_req *q);
 

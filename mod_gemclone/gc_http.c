@@ -189,6 +189,31 @@ static const char *field_with_nul(json_t *obj)
     return NULL;
 }
 
+int gc_read_raw_body(gc_req *q, const char **body, size_t *len)
+{
+    char *buf = "";
+    apr_size_t n = 0;
+    int rc = OK;
+    if (apr_table_get(q->r->headers_in, "Content-Length")
+        || apr_table_get(q->r->headers_in, "Transfer-Encoding")) {
+        rc = read_body(q->r, q->cfg->max_body, &buf, &n);
+    }
+    if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        gc_respond_error(q, rc, GC_E_TOO_LARGE, apr_psprintf(q->r->pool,
+                         "Request body exceeds %" APR_OFF_T_FMT " bytes", q->cfg->max_body),
+                         NULL, NULL);
+        return DONE;
+    }
+    if (rc != OK) {
+        gc_respond_error(q, HTTP_BAD_REQUEST, GC_E_INVALID_JSON,
+                         "Request body could not be read", NULL, NULL);
+        return DONE;
+    }
+    *body = buf;
+    *len = n;
+    return OK;
+}
+
 int gc_read_json_body(gc_req *q)
 {
     request_rec *r = q->r;

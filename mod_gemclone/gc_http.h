@@ -55,6 +55,10 @@ int gc_fail_internal(gc_req *q, const char *what);
  * or DONE when an error response has been sent. */
 int gc_read_json_body(gc_req *q);
 
+/* Reads the body as bytes, unparsed (the Stripe webhook verifies them
+ * byte for byte). Returns OK, or DONE after a 413/400. */
+int gc_read_raw_body(gc_req *q, const char **body, size_t *len);
+
 /* The request id of r: the client's X-Request-Id when acceptable, else a
  * fresh one; set on the response and kept in r->notes. */
 const char *gc_request_id(request_rec *r);

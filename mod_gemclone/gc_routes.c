@@ -29,6 +29,11 @@ static const gc_route ROUTES[] = {
     { M_GET,    "/chatroom/:id/messages",          GC_BEARER, GC_NO_BODY,   gc_message_list },
     { M_POST,   "/chatroom/:id/message",           GC_BEARER, GC_JSON_BODY, gc_prompt_post },
     { M_GET,    "/chatroom/:id/messages/:id",      GC_BEARER, GC_NO_BODY,   gc_message_get },
+    { M_POST,   "/subscribe/pro",                  GC_BEARER, GC_JSON_BODY, gc_subscribe_pro },
+    { M_POST,   "/subscription/pro",               GC_BEARER, GC_JSON_BODY, gc_subscribe_pro },
+    { M_GET,    "/subscription/status",            GC_BEARER, GC_NO_BODY,   gc_subscription_status },
+    { M_GET,    "/subscribe/status",               GC_BEARER, GC_NO_BODY,   gc_subscription_status },
+    { M_POST,   "/webhook/stripe",                 GC_PUBLIC, GC_RAW_BODY,  gc_webhook_stripe },
     { M_GET,    "/health",                 GC_PUBLIC, GC_NO_BODY,   gc_ops_health },
     { M_GET,    "/ready",                  GC_PUBLIC, GC_NO_BODY,   gc_ops_ready },
     { 0, NULL, 0, 0, NULL }

@@ -1,5 +1,6 @@
 /* Issuing and checking session tokens. */
 #include "httpd.h"
+#include <stdlib.h>
 #include <string.h>
 
 #include "apr_strings.h"
@@ -13,13 +14,25 @@
 #include "gc_crypto.h"
 #include "gc_log.h"
 
+const char *gc_user_tier(gc_req *q, const gc_rows *rows, int row)
+{
+    const char *until = gc_cell(rows, row, GC_USER_COL_PRO_UNTIL);
+    if (!until) {
+        return "basic";
+    }
+    if (strcasecmp(until, "Infinity") == 0) {
+        return "pro";
+    }
+    return strtoll(until, NULL, 10) > q->now ? "pro" : "basic";
+}
+
 json_t *gc_user_json(gc_req *q, const gc_rows *rows, int row)
 {
     json_t *u = gc_json_own(q->r->pool, json_object());
     json_object_set_new(u, "id", json_integer(gc_cell_i64(rows, row, GC_USER_COL_ID)));
     gc_json_set_str(u, "mobile", gc_cell(rows, row, GC_USER_COL_MOBILE));
     gc_json_set_str(u, "name", gc_cell(rows, row, GC_USER_COL_NAME));
-    gc_json_set_str(u, "tier", gc_cell(rows, row, GC_USER_COL_TIER));
+    gc_json_set_str(u, "tier", gc_user_tier(q, rows, row));
     json_object_set_new(u, "has_password",
                         json_boolean(gc_cell_bool(rows, row, GC_USER_COL_HAS_PASSWORD)));
     gc_json_set_time(q->r->pool, u, "created_at",
@@ -115,7 +128,7 @@ int gc_session_authenticate(gc_req *q)
     q->user->id = gc_cell_i64(rows, 0, GC_USER_COL_ID);
     q->user->mobile = gc_cell(rows, 0, GC_USER_COL_MOBILE);
     q->user->name = gc_cell(rows, 0, GC_USER_COL_NAME);
-    q->user->tier = gc_cell(rows, 0, GC_USER_COL_TIER);
+    q->user->tier = gc_user_tier(q, rows, 0);
     q->user->has_password = gc_cell_bool(rows, 0, GC_USER_COL_HAS_PASSWORD);
     q->user->created_at = gc_cell_i64(rows, 0, GC_USER_COL_CREATED);
     q->user->token_version = claims.ver;

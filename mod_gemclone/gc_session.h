@@ -19,6 +19,9 @@ int gc_session_authenticate(gc_req *q);
  * order at row 0 of rows; NULL on an internal failure. */
 json_t *gc_session_issue(gc_req *q, const gc_rows *rows);
 
+/* "pro" while the user's pro_until lies ahead of the clock, else "basic". */
+const char *gc_user_tier(gc_req *q, const gc_rows *rows, int row);
+
 /* The public user object from a row in GC_USER_COL_* order. */
 json_t *gc_user_json(gc_req *q, const gc_rows *rows, int row);
 

@@ -6,7 +6,7 @@
 
 /* The user projection; its column order is GC_USER_COL_*. */
 #define USER_COLS \
-    "u.id, u.mobile, u.name, u.tier, (u.password_hash IS NOT NULL), " \
+    "u.id, u.mobile, u.name, extract(epoch FROM u.pro_until), (u.password_hash IS NOT NULL), " \
     "extract(epoch FROM u.created_at)::bigint, u.token_version"
 
 /* The time of the (limit)th newest failure inside the window, or NULL while
@@ -182,6 +182,80 @@ static gc_sql_stmt STATEMENTS[GC_SQL_COUNT] = {
         "SELECT count(*) FROM messages WHERE user_id = %lld AND role = 'model' "
         "AND NOT refunded AND created_at >= to_timestamp(%lld) "
         "AND created_at < to_timestamp(%lld)", 0, 1 },
+
+    [GC_SQL_USER_CUSTOMER] = { "gc_user_customer",
+        "SELECT stripe_customer_id FROM users WHERE id = %lld", 0, 1 },
+
+    [GC_SQL_USER_LINK_CUSTOMER] = { "gc_user_link_customer",
+        "UPDATE users SET stripe_customer_id = %s WHERE id = %lld "
+        "AND stripe_customer_id IS DISTINCT FROM %s", 0, 1 },
+
+    [GC_SQL_USER_BY_CUSTOMER] = { "gc_user_by_customer",
+        "SELECT id FROM users WHERE stripe_customer_id = %s", 0, 1 },
+
+    [GC_SQL_USER_BY_SUBSCRIPTION] = { "gc_user_by_subscription",
+        "SELECT user_id FROM subscriptions WHERE id = %s", 0, 1 },
+
+    [GC_SQL_USER_EXISTS] = { "gc_user_exists",
+        "SELECT id FROM users WHERE id = %lld", 0, 1 },
+
+    [GC_SQL_STRIPE_EVENT_SEEN] = { "gc_stripe_event_seen",
+        "SELECT 1 FROM stripe_events WHERE id = %s", 0, 1 },
+
+    [GC_SQL_STRIPE_EVENT_RECORD] = { "gc_stripe_event_record",
+        "INSERT INTO stripe_events (id, type, event_created, received_at) "
+        "VALUES (%s, %s, %lld, to_timestamp(%lld)) ON CONFLICT (id) DO NOTHING", 0, 1 },
+
+    /* A subscription's state from an event, unless a newer event was applied
+     * already (ties: gc_subscription_rank). NULL period end or cancel flag
+     * keep what is stored. Arguments: id, user, customer, status, period end,
+     * cancel_at_period_end, event created, now, event created. */
+    [GC_SQL_SUBSCRIPTION_APPLY] = { "gc_subscription_apply",
+        "INSERT INTO subscriptions AS s (id, user_id, customer_id, status, current_period_end,"
+        " cancel_at_period_end, past_due_since, event_created, created_at, updated_at) "
+        "VALUES (%s, %lld, %s, %s, to_timestamp(%lld), %s::boolean, NULL, %lld,"
+        " to_timestamp(%lld), to_timestamp(%lld)) "
+        "ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+        " customer_id = coalesce(EXCLUDED.customer_id, s.customer_id),"
+        " current_period_end = coalesce(EXCLUDED.current_period_end, s.current_period_end),"
+        " cancel_at_period_end = coalesce(EXCLUDED.cancel_at_period_end, s.cancel_at_period_end),"
+        " past_due_since = CASE WHEN EXCLUDED.status = 'past_due'"
+        "   THEN coalesce(s.past_due_since, to_timestamp(EXCLUDED.event_created))"
+        "   WHEN EXCLUDED.status IN ('active', 'trialing') THEN NULL ELSE s.past_due_since END,"
+        " event_created = EXCLUDED.event_created, updated_at = EXCLUDED.updated_at "
+        "WHERE s.event_created < EXCLUDED.event_created OR (s.event_created = EXCLUDED.event_created"
+        " AND gc_subscription_rank(EXCLUDED.status) >= gc_subscription_rank(s.status)) "
+        "RETURNING user_id", 0, 1 },
+
+    /* invoice.paid: active again, unless the subscription already ended. */
+    [GC_SQL_SUBSCRIPTION_PAID] = { "gc_subscription_paid",
+        "UPDATE subscriptions SET status = 'active', past_due_since = NULL,"
+        " event_created = %lld, updated_at = to_timestamp(%lld) "
+        "WHERE id = %s AND status NOT IN ('canceled', 'incomplete_expired')"
+        " AND event_created <= %lld RETURNING user_id", 0, 1 },
+
+    /* invoice.payment_failed: past_due only for a subscription that was paid
+     * (active or trialing); a failed first payment stays incomplete. */
+    [GC_SQL_SUBSCRIPTION_PAYMENT_FAILED] = { "gc_subscription_payment_failed",
+        "UPDATE subscriptions SET status = 'past_due',"
+        " past_due_since = coalesce(past_due_since, to_timestamp(%lld)),"
+        " event_created = %lld, updated_at = to_timestamp(%lld) "
+        "WHERE id = %s AND status IN ('active', 'trialing', 'past_due')"
+        " AND event_created <= %lld RETURNING user_id", 0, 1 },
+
+    /* Pro until: for ever while active or trialing, to the end of the grace
+     * while past_due. Arguments: grace seconds, user. */
+    [GC_SQL_USER_PRO_RECOMPUTE] = { "gc_user_pro_recompute",
+        "UPDATE users u SET pro_until = (SELECT max(CASE"
+        " WHEN s.status IN ('active', 'trialing') THEN 'infinity'::timestamptz"
+        " WHEN s.status = 'past_due' AND s.past_due_since IS NOT NULL"
+        "  THEN s.past_due_since + make_interval(secs => %lld) END)"
+        " FROM subscriptions s WHERE s.user_id = u.id) WHERE u.id = %lld", 0, 1 },
+
+    [GC_SQL_SUBSCRIPTION_LATEST] = { "gc_subscription_latest",
+        "SELECT status, extract(epoch FROM current_period_end)::bigint,"
+        " coalesce(cancel_at_period_end, false) FROM subscriptions WHERE user_id = %lld "
+        "ORDER BY updated_at DESC, event_created DESC LIMIT 1", 0, 1 },
 };
 
 const gc_sql_stmt *gc_sql(gc_sql_id id)

@@ -32,6 +32,18 @@ typedef enum {
     GC_SQL_IDEMPOTENCY_LOOKUP,
     GC_SQL_IDEMPOTENCY_EXPIRE,
     GC_SQL_PROMPTS_IN_DAY,
+    GC_SQL_USER_CUSTOMER,
+    GC_SQL_USER_LINK_CUSTOMER,
+    GC_SQL_USER_BY_CUSTOMER,
+    GC_SQL_USER_BY_SUBSCRIPTION,
+    GC_SQL_USER_EXISTS,
+    GC_SQL_STRIPE_EVENT_SEEN,
+    GC_SQL_STRIPE_EVENT_RECORD,
+    GC_SQL_SUBSCRIPTION_APPLY,
+    GC_SQL_SUBSCRIPTION_PAID,
+    GC_SQL_SUBSCRIPTION_PAYMENT_FAILED,
+    GC_SQL_USER_PRO_RECOMPUTE,
+    GC_SQL_SUBSCRIPTION_LATEST,
     GC_SQL_COUNT
 } gc_sql_id;
 
@@ -48,9 +60,10 @@ const gc_sql_stmt *gc_sql(gc_sql_id id);
 /* Counts placeholders once at start-up. */
 void gc_sql_init(void);
 
-/* Column positions of the user projection shared by several statements. */
+/* Column positions of the user projection shared by several statements.
+ * PRO_UNTIL is Unix seconds as text, "Infinity", or NULL (see gc_user_tier). */
 enum {
-    GC_USER_COL_ID = 0, GC_USER_COL_MOBILE, GC_USER_COL_NAME, GC_USER_COL_TIER,
+    GC_USER_COL_ID = 0, GC_USER_COL_MOBILE, GC_USER_COL_NAME, GC_USER_COL_PRO_UNTIL,
     GC_USER_COL_HAS_PASSWORD, GC_USER_COL_CREATED, GC_USER_COL_VERSION,
     GC_USER_NCOLS
 };

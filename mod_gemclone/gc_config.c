@@ -10,6 +10,7 @@
 #include "gc_config.h"
 #include "gc_crypto.h"
 #include "gc_log.h"
+#include "ap_mpm.h"
 
 #define DEFAULT_TOKEN_LIFETIME     86400
 #define DEFAULT_REDIS_URL          "redis://127.0.0.1:6379/0"
@@ -26,7 +27,8 @@
 #define DEFAULT_ROOM_CACHE_TTL     300
 #define DEFAULT_MESSAGE_MAX_CHARS  8000
 #define DEFAULT_REPLY_WAIT         30
-#define DEFAULT_MAX_WAITERS        32
+/* Waiting requests per child: unset means three quarters of its threads,
+ * so waiters never take every thread (see gc_config_child_init). */
 #define DEFAULT_SWEEPER_GRACE      60
 #define DEFAULT_SSE_KEEPALIVE      15
 #define DEFAULT_STRIPE_API_BASE    "https://api.stripe.com"
@@ -298,7 +300,8 @@ const command_rec gc_config_directives[] = {
     AP_INIT_TAKE1(GC_DIR_REPLY_WAIT, set_int, OFF(reply_wait), RSRC_CONF,
                   "Seconds POST /message waits for the reply before answering 202 (default 30)"),
     AP_INIT_TAKE1(GC_DIR_MAX_WAITERS, set_int, OFF(max_waiters), RSRC_CONF,
-                  "Requests per child that may wait for a reply at once; more get 202 (default 32)"),
+                  "Requests per child that may wait for a reply at once; more get 202 "
+                  "(default: three quarters of its threads)"),
     AP_INIT_TAKE1(GC_DIR_SWEEPER_GRACE, set_int, OFF(sweeper_grace), RSRC_CONF,
                   "Seconds before a pending reply without a live job is queued again (default 60)"),
     AP_INIT_TAKE1(GC_DIR_SSE_KEEPALIVE, set_int, OFF(sse_keepalive), RSRC_CONF,
@@ -348,7 +351,6 @@ const char *gc_config_finish(apr_pool_t *p, server_rec *s, gc_config *cfg)
     DEFAULT_INT(room_cache_ttl, DEFAULT_ROOM_CACHE_TTL);
     DEFAULT_INT(message_max_chars, DEFAULT_MESSAGE_MAX_CHARS);
     DEFAULT_INT(reply_wait, DEFAULT_REPLY_WAIT);
-    DEFAULT_INT(max_waiters, DEFAULT_MAX_WAITERS);
     DEFAULT_INT(sweeper_grace, DEFAULT_SWEEPER_GRACE);
     DEFAULT_INT(sse_keepalive, DEFAULT_SSE_KEEPALIVE);
     DEFAULT_INT(stripe_tolerance, DEFAULT_STRIPE_TOLERANCE);
@@ -393,4 +395,19 @@ const char *gc_config_finish(apr_pool_t *p, server_rec *s, gc_config *cfg)
         return "could not derive the OTP pepper (OpenSSL failure)";
     }
     return NULL;
+}
+
+void gc_config_child_init(server_rec *s)
+{
+    server_rec *sp;
+    int threads = 1;
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1) {
+        threads = 1;
+    }
+    for (sp = s; sp; sp = sp->next) {
+        gc_config *cfg = gc_config_get(sp);
+        if (cfg->max_waiters == GC_UNSET) {
+            cfg->max_waiters = threads * 3 / 4 > 0 ? threads * 3 / 4 : 1;
+        }
+    }
 }

@@ -76,7 +76,7 @@ typedef struct {
     int room_cache_ttl;          /* seconds */
     int message_max_chars;       /* code points */
     int reply_wait;              /* seconds a POST waits for its reply */
-    int max_waiters;             /* waiting POSTs per child process */
+    int max_waiters;             /* waiting POSTs per child (default: 3/4 of its threads) */
     int sweeper_grace;           /* seconds before a reply without a job is queued again */
     int sse_keepalive;           /* seconds between keep-alive comments */
     const char *stripe_secret_key;     /* NULL: subscriptions are off (503) */
@@ -101,6 +101,9 @@ void *gc_config_merge_server(apr_pool_t *p, void *base, void *add);
 /* Validates every server's merged record and fills in defaults and derived
  * values; returns NULL or a message naming the directive at fault. */
 const char *gc_config_finish(apr_pool_t *p, server_rec *s, gc_config *cfg);
+
+/* Child start-up: defaults that depend on the MPM (the waiter cap). */
+void gc_config_child_init(server_rec *s);
 
 /* The record of server s. */
 gc_config *gc_config_get(const server_rec *s);

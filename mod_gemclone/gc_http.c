@@ -253,7 +253,9 @@ int gc_read_json_body(gc_req *q)
                          "Request body must be a JSON object", NULL, NULL);
         return DONE;
     default:
-        GCLOG(q, APLOG_INFO, "GC00012", "unparseable JSON body: %s", jerr ? jerr : "?");
+        /* Jansson's message quotes the body (a password, an OTP): not logged. */
+        GCLOG(q, APLOG_INFO, "GC00012", "unparseable JSON body of %" APR_SIZE_T_FMT " bytes",
+              len);
         gc_respond_error(q, HTTP_BAD_REQUEST, GC_E_INVALID_JSON,
                          "Request body is not valid JSON", NULL, NULL);
         return DONE;
@@ -273,6 +275,10 @@ const char *gc_request_id(request_rec *r)
         return id;
     }
     id = apr_table_get(r->headers_in, "X-Request-Id");
+    if (!id || !gc_request_id_acceptable(id)) {
+        /* The one create_request made, when there is one. */
+        id = apr_table_get(r->err_headers_out, "X-Request-Id");
+    }
     if (!id || !gc_request_id_acceptable(id)) {
         id = gc_random_hex(r->pool, 12);
         if (!id) {

@@ -20,6 +20,7 @@
 #include "gc_routes.h"
 #include "gc_session.h"
 #include "gc_log.h"
+#include "gc_crypto.h"
 
 /* The request path with trailing slashes dropped ("/chatroom/" = "/chatroom"). */
 static const char *route_path(request_rec *r)
@@ -69,7 +70,18 @@ static int gemclone_handler(request_rec *r)
     return rc;
 }
 
-/* Every response gets a request id, including httpd's own error pages. */
+/* Every response gets a request id, including the error pages httpd sends
+ * before any header is read (a bad request line, oversize headers): a fresh
+ * id when the request is created, the client's own once its headers are in. */
+static int gemclone_create_request(request_rec *r)
+{
+    const char *id = gc_random_hex(r->pool, 12);
+    if (id) {
+        apr_table_setn(r->err_headers_out, "X-Request-Id", id);
+    }
+    return OK;
+}
+
 static int gemclone_post_read_request(request_rec *r)
 {
     gc_request_id(r);
@@ -108,6 +120,7 @@ static int gemclone_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
 
 static void gemclone_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    gc_config_child_init(s);
     gc_redis_child_init(pchild, s);
 }
 
@@ -116,6 +129,7 @@ static void gemclone_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(gemclone_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(gemclone_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(gemclone_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_create_request(gemclone_create_request, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(gemclone_post_read_request, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(gemclone_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -1,0 +1,240 @@
+package GC::Test;
+# Helpers so that gemclone's Apache::Test files read like the API spec:
+# JSON requests returning (status, headers, body), a logged-in user in one
+# call, the test clock, SQL and Redis against the private servers, taking
+# those servers down and back up, and reading httpd's error log.
+#
+# Everything private comes from the GC_TEST_* environment that t/run-suite
+# exports; a missing variable dies at once (a test that silently talks to
+# the wrong server is worse than one that fails).
+use strict;
+use warnings;
+
+use Exporter 'import';
+use HTTP::Tiny ();
+use IO::Socket::INET ();
+use JSON::PP ();
+use File::Spec ();
+use Apache::Test ();
+use Apache::TestRequest ();
+
+our @EXPORT = qw(
+    api_request api_get api_post api_patch api_put api_delete api_head
+    raw_request base_url json_encode json_decode
+    random_mobile signup_and_login auth_header
+    clock_shift clock_set clock_reset clock_offset
+    psql psql_row redis_cli
+    redis_stop redis_start pg_stop pg_start
+    error_log_path error_log_mark error_log_since error_log_grep
+    jwt_secret
+);
+
+# UTF-8 bytes both ways: HTTP::Tiny sends and returns bytes, and tests build
+# raw bodies with json_encode.
+my $JSON = JSON::PP->new->utf8(1)->canonical(1)->allow_nonref(1);
+
+sub json_encode { $JSON->encode($_[0]) }
+# Decodes JSON, or returns undef when the text is not JSON (the tests then
+# compare against undef and fail with a readable diagnostic).
+sub json_decode { my $t = shift; return undef unless defined $t && length $t; my $v = eval { $JSON->decode($t) }; $v }
+
+sub _env {
+    my $name = shift;
+    my $v = $ENV{$name};
+    die "GC::Test: $name is not set; run the suite through t/run-suite\n"
+        unless defined $v && length $v;
+    return $v;
+}
+
+# ---- HTTP ------------------------------------------------------------------
+
+sub base_url {
+    my $hp = Apache::TestRequest::hostport(Apache::Test::config());
+    return "http://$hp";
+}
+
+my $http = HTTP::Tiny->new(timeout => 60, keep_alive => 0, max_redirect => 0,
+                           agent => 'gemclone-test/1');
+
+# api_request(METHOD, PATH, %opt) -> (status, headers, body, raw)
+#   json => REF      send REF as JSON (Content-Type application/json)
+#   body => STRING   send these bytes as is
+#   token => JWT     Authorization: Bearer JWT
+#   headers => {}    extra request headers (override the above)
+# headers come back lower-cased (HTTP::Tiny); body is the decoded JSON or undef.
+sub api_request {
+    my ($method, $path, %opt) = @_;
+    my %h;
+    my $content;
+    if (exists $opt{json}) {
+        $content = json_encode($opt{json});
+        $h{'content-type'} = 'application/json';
+    }
+    $content = $opt{body} if exists $opt{body};
+    $h{authorization} = "Bearer $opt{token}" if defined $opt{token};
+    %h = (%h, map { lc($_) => $opt{headers}{$_} } keys %{ $opt{headers} || {} });
+    my %args = (headers => \%h);
+    $args{content} = $content if defined $content;
+    my $res = $http->request($method, base_url() . $path, \%args);
+    # 599 is HTTP::Tiny's own "could not connect / timed out".
+    die "GC::Test: $method $path: $res->{content}\n" if $res->{status} == 599;
+    return ($res->{status}, $res->{headers}, json_decode($res->{content}), $res->{content});
+}
+
+sub api_get    { api_request('GET',    @_) }
+sub api_head   { api_request('HEAD',   @_) }
+sub api_post   { api_request('POST',   @_) }
+sub api_patch  { api_request('PATCH',  @_) }
+sub api_put    { api_request('PUT',    @_) }
+sub api_delete { api_request('DELETE', @_) }
+
+# raw_request(BYTES) -> (status, raw response): for requests no client
+# library would send (bad request lines, oversize headers, odd methods).
+sub raw_request {
+    my $bytes = shift;
+    my $hp = Apache::TestRequest::hostport(Apache::Test::config());
+    my ($host, $port) = split /:/, $hp;
+    my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Timeout => 30)
+        or die "GC::Test: connect $hp: $!\n";
+    print $s $bytes;
+    shutdown($s, 1);
+    local $/;
+    my $resp = <$s> // '';
+    close $s;
+    my ($status) = $resp =~ m{^HTTP/\d\.\d (\d{3})};
+    return ($status // 0, $resp);
+}
+
+sub auth_header { return { authorization => "Bearer $_[0]" } }
+
+# ---- users ------------------------------------------------------------------
+
+# A fresh mobile number (matches ^\+?[0-9]{8,15}$): the pid keeps test files
+# apart, a counter and a random tail keep calls within one file apart.
+my $mobile_seq = 0;
+sub random_mobile {
+    $mobile_seq++;
+    return sprintf('+49%05d%03d%04d', $$ % 100000, $mobile_seq % 1000, int(rand 10000));
+}
+
+# signup_and_login(%opt) -> { token, user, mobile, otp }
+#   mobile, name, password: passed to signup (mobile defaults to a fresh one)
+# Dies with the failing step's answer, so a broken signup shows up as such.
+sub signup_and_login {
+    my %opt = @_;
+    my $mobile = $opt{mobile} // random_mobile();
+    my %signup = (mobile => $mobile);
+    $signup{name} = $opt{name} if defined $opt{name};
+    $signup{password} = $opt{password} if defined $opt{password};
+
+    my ($st, undef, $b, $raw) = api_post('/auth/signup', json => \%signup);
+    die "signup_and_login: signup $st: $raw\n" unless $st == 201;
+    ($st, undef, $b, $raw) = api_post('/auth/send-otp', json => { mobile => $mobile });
+    die "signup_and_login: send-otp $st: $raw\n" unless $st == 200 && defined $b->{data}{otp};
+    my $otp = $b->{data}{otp};
+    ($st, undef, $b, $raw) = api_post('/auth/verify-otp', json => { mobile => $mobile, otp => $otp });
+    die "signup_and_login: verify-otp $st: $raw\n" unless $st == 200;
+    return { token => $b->{data}{token}, user => $b->{data}{user}, mobile => $mobile, otp => $otp };
+}
+
+sub jwt_secret { _env('GC_TEST_JWT_SECRET') }
+
+# ---- the test clock -----------------------------------------------------------
+# The module adds the integer in GC_TEST_CLOCK_FILE to the real clock and
+# re-reads it on every request; no file means offset 0.
+
+sub clock_offset {
+    my $f = _env('GC_TEST_CLOCK_FILE');
+    open my $fh, '<', $f or return 0;
+    my $v = <$fh> // 0;
+    close $fh;
+    chomp $v;
+    return $v =~ /^-?\d+$/ ? $v + 0 : 0;
+}
+
+# Writes through a temporary file and rename, so a request never reads half
+# a number.
+sub clock_set {
+    my $offset = int(shift);
+    my $f = _env('GC_TEST_CLOCK_FILE');
+    my $tmp = "$f.tmp.$$";
+    open my $fh, '>', $tmp or die "GC::Test: $tmp: $!\n";
+    print $fh "$offset\n";
+    close $fh or die "GC::Test: $tmp: $!\n";
+    chmod 0644, $tmp;
+    rename $tmp, $f or die "GC::Test: rename $tmp: $!\n";
+    return $offset;
+}
+
+# clock_shift(SECONDS): moves the server's clock forward (or back) by SECONDS
+# on top of any earlier shift; returns the new total offset.
+sub clock_shift { clock_set(clock_offset() + shift) }
+
+sub clock_reset { unlink _env('GC_TEST_CLOCK_FILE'); return 0 }
+
+# ---- the private servers --------------------------------------------------------
+
+# psql(SQL) -> list of rows (fields joined by '|'); dies on an SQL error.
+sub psql {
+    my $sql = shift;
+    my $port = _env('GC_TEST_PG_PORT');
+    open my $fh, '-|', 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1',
+        '-h', '127.0.0.1', '-p', $port, '-U', 'postgres', '-d', 'gemclone', '-c', $sql
+        or die "GC::Test: psql: $!\n";
+    my @rows = <$fh>;
+    close $fh or die "GC::Test: psql failed (exit " . ($? >> 8) . ") for: $sql\n";
+    chomp @rows;
+    return wantarray ? @rows : $rows[0];
+}
+
+# psql_row(SQL) -> the first row as a list of fields.
+sub psql_row { my ($r) = psql(shift); return defined $r ? split(/\|/, $r, -1) : () }
+
+# redis_cli(ARGS...) -> output lines of redis-cli against the private Redis.
+sub redis_cli {
+    my @args = @_;
+    my $port = _env('GC_TEST_REDIS_PORT');
+    open my $fh, '-|', 'redis-cli', '-p', $port, @args or die "GC::Test: redis-cli: $!\n";
+    my @out = <$fh>;
+    close $fh or die "GC::Test: redis-cli @args failed\n";
+    chomp @out;
+    return wantarray ? @out : $out[0];
+}
+
+# Start/stop go through t/servers, which shares scripts/lib with t/run-suite,
+# so a server comes back exactly as the suite first started it (same port,
+# same data).
+sub _servers {
+    my @cmd = (File::Spec->catfile(Apache::Test::vars('t_dir'), 'servers'), @_);
+    system(@cmd) == 0 or die "GC::Test: @cmd failed\n";
+    return 1;
+}
+sub redis_stop  { _servers('redis-stop') }
+sub redis_start { _servers('redis-start') }
+sub pg_stop     { _servers('pg-stop') }
+sub pg_start    { _servers('pg-start') }
+
+# ---- the error log --------------------------------------------------------------
+
+sub error_log_path { File::Spec->catfile(Apache::Test::vars('t_logs'), 'error_log') }
+
+# error_log_mark() -> a position; error_log_since(POS) -> the text logged after.
+sub error_log_mark { return -s error_log_path() || 0 }
+
+sub error_log_since {
+    my $pos = shift // 0;
+    open my $fh, '<', error_log_path() or return '';
+    seek $fh, $pos, 0;
+    local $/;
+    my $text = <$fh> // '';
+    close $fh;
+    return $text;
+}
+
+# error_log_grep(QR, [POS]) -> matching lines logged after POS.
+sub error_log_grep {
+    my ($re, $pos) = @_;
+    return grep { $_ =~ $re } split /\n/, error_log_since($pos);
+}
+
+1;

@@ -5,7 +5,14 @@
 #define GC_LOG_H
 
 #include "httpd.h"
+#include "http_config.h"
 #include "http_log.h"
+
+/* Lines show as [gemclone:level] and obey LogLevel gemclone:... */
+extern module AP_MODULE_DECLARE_DATA gemclone_module;
+#ifndef GC_DECLARES_MODULE      /* AP_DECLARE_MODULE does it in mod_gemclone.c */
+APLOG_USE_MODULE(gemclone);
+#endif
 
 #define GC_REQUEST_ID_NOTE "gemclone-request-id"
 

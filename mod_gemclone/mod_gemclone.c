@@ -1,5 +1,6 @@
 /* mod_gemclone: a Gemini-style chat backend inside httpd. One handler walks
  * the route table; endpoint functions live in one file per resource family. */
+#define GC_DECLARES_MODULE
 #include <string.h>
 
 #include "httpd.h"
@@ -105,9 +106,10 @@ static int gemclone_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     for (sp = s; sp; sp = sp->next) {
         if ((err = gc_config_finish(pconf, sp, gc_config_get(sp))) != NULL) {
             GCLOG_S(sp, APLOG_STARTUP | APLOG_EMERG, 0, "GC00001",
-                    "mod_gemclone configuration error in %s:%d: %s",
-                    sp->defn_name ? sp->defn_name : "(main server)",
-                    sp->defn_line_number, err);
+                    "mod_gemclone configuration error%s%s: %s",
+                    sp->defn_name ? " in the virtual host at " : "",
+                    sp->defn_name ? apr_psprintf(ptemp, "%s:%d", sp->defn_name,
+                                                 sp->defn_line_number) : "", err);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }

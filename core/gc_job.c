@@ -29,6 +29,7 @@ const char *gc_job_decode(const char *const *fields, const char *const *values, 
 {
     int i, have_id = 0;
     memset(job, 0, sizeof(*job));
+    job->swept_generation = -1;
     for (i = 0; i < n; i++) {
         if (!fields[i] || !values[i]) {
             continue;
@@ -41,6 +42,9 @@ const char *gc_job_decode(const char *const *fields, const char *const *values, 
         }
         else if (strcmp(fields[i], "enqueued_at") == 0) {
             job->enqueued_at = strtoll(values[i], NULL, 10);
+        }
+        else if (strcmp(fields[i], "generation") == 0) {
+            job->swept_generation = atoi(values[i]);
         }
     }
     if (job->version != GC_JOB_VERSION) {

@@ -11,7 +11,10 @@
 
 /* Redis Stream holding jobs; consumed by the group GC_JOB_GROUP.
  * Entry fields: "v" = GC_JOB_VERSION, "reply_id" = the model message id,
- * "enqueued_at" = Unix seconds (informational). */
+ * "enqueued_at" = Unix seconds (informational), and from the worker's
+ * sweeper only "generation" = the reply's generation when it was swept: a
+ * claim may then take a reply whose lease the sweeper itself set, as long
+ * as nobody claimed it since. */
 #define GC_KEY_JOBS       "gemclone:jobs"
 #define GC_JOB_GROUP      "gemclone-workers"
 
@@ -49,6 +52,7 @@ typedef struct {
     int version;
     int64_t reply_id;
     int64_t enqueued_at;
+    int swept_generation;      /* -1 when the job was not queued by the sweeper */
 } gc_job_t;
 
 /* Fills *job from the field/value pairs of a stream entry (fields[i],

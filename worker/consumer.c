@@ -457,7 +457,7 @@ static void take_entry(consumer *c, const queue_entry *e)
     if (!pg_up(c))
         return;
     rc = store_claim(c->l->pg, e->job.reply_id, wclock_now(c->cfg->test_clock_file),
-                     c->cfg->lease_seconds, e->swept_generation, &row);
+                     c->cfg->lease_seconds, e->job.swept_generation, &row);
     if (rc == STORE_BROKEN)
         c->l->pg_broken = 1;
     if (rc == STORE_BROKEN || rc == STORE_ERR)

@@ -32,7 +32,6 @@ static void read_entry(apr_pool_t *p, const redisReply *e, queue_entry *q)
     int n = 0;
 
     memset(q, 0, sizeof(*q));
-    q->swept_generation = -1;
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 1
         || e->element[0]->type != REDIS_REPLY_STRING) {
         q->bad = "malformed entry";
@@ -54,8 +53,6 @@ static void read_entry(apr_pool_t *p, const redisReply *e, queue_entry *q)
         fields[n] = apr_pstrmemdup(p, kv->element[i]->str, kv->element[i]->len);
         values[n] = apr_pstrmemdup(p, kv->element[i + 1]->str,
                                    kv->element[i + 1]->len);
-        if (strcmp(fields[n], "generation") == 0)
-            q->swept_generation = atoi(values[n]);
         n++;
     }
     q->bad = gc_job_decode(fields, values, n, &q->job);

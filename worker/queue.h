@@ -17,11 +17,7 @@
 typedef struct {
     char id[QUEUE_ID_MAX];   /* the stream entry id */
     const char *bad;         /* why the entry cannot be a job, or NULL */
-    gc_job_t job;
-    /* The worker's sweeper adds "generation" = the reply's generation when
-     * it was swept (absent: -1). A claim may take a reply whose lease the
-     * sweeper itself set, as long as no one claimed it since. */
-    int swept_generation;
+    gc_job_t job;            /* job.swept_generation: see core/gc_job.h */
 } queue_entry;
 
 /* XGROUP CREATE GC_KEY_JOBS GC_JOB_GROUP $ MKSTREAM; an existing group

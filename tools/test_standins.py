@@ -788,4 +788,8 @@ class StripeTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    # scripts/check reads the closing "N passed, M failed" line.
+    result = unittest.main(exit=False).result
+    failed = len(result.failures) + len(result.errors)
+    print(f"{result.testsRun - failed} passed, {failed} failed")
+    sys.exit(1 if failed or not result.wasSuccessful() else 0)

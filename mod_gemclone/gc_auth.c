@@ -88,7 +88,6 @@ int gc_auth_verify_otp(gc_req *q)
 {
     const char *mobile, *otp;
     gc_rows *rows = NULL;
-    json_t *data;
 
     if (gc_input_mobile(q, &mobile) != OK || gc_input_otp(q, &otp) != OK
         || lookup_for_otp(q, mobile, &rows) != OK
@@ -96,12 +95,7 @@ int gc_auth_verify_otp(gc_req *q)
                           GC_OTP_PURPOSE_LOGIN, otp) != OK) {
         return OK;
     }
-    if (!(data = gc_session_issue(q, rows))) {
-        return gc_fail_internal(q, "token signing failed");
-    }
-    GCLOG(q, APLOG_INFO, "GC00061", "user %s logged in with an OTP",
-          gc_cell(rows, 0, GC_USER_COL_ID));
-    return gc_respond(q, HTTP_OK, "Logged in", data, NULL);
+    return gc_session_log_in(q, rows, "an OTP");
 }
 
 /* POST /auth/reset-password {mobile, otp, new_password} -> 200 */

@@ -41,36 +41,20 @@ int gc_auth_login(gc_req *q)
 {
     const char *mobile, *password;
     gc_rows *rows = NULL;
-    gc_db_status st;
-    json_t *data;
-    int ok;
 
     if (gc_input_mobile(q, &mobile) != OK
         || gc_input_string(q, GC_NAMES_PASSWORD, GC_REQUIRED, GC_KEEP, 1,
                            LOGIN_PASSWORD_MAX, &password) != OK) {
         return OK;
     }
-    if ((st = gc_lockout_lookup(q, mobile, NULL, &rows)) != GC_DB_OK) {
-        return gc_db_fail(q, st);
-    }
-    if (rows->nrows != 1) {
-        return gc_respond_error(q, HTTP_NOT_FOUND, GC_E_USER_NOT_FOUND,
-                                "No account with this mobile number", "mobile", NULL);
-    }
-    if (gc_lockout_check(q, rows) != OK) {
+    if (gc_lockout_find_account(q, mobile, &rows) != OK || gc_lockout_check(q, rows) != OK) {
         return OK;
     }
     gc_db_release(q);
-    ok = password_matches(q, password, gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH));
-    if (!ok) {
+    if (!password_matches(q, password, gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH))) {
         return wrong_password(q, gc_cell_i64(rows, 0, GC_USER_COL_ID), NULL);
     }
-    if (!(data = gc_session_issue(q, rows))) {
-        return gc_fail_internal(q, "token signing failed");
-    }
-    GCLOG(q, APLOG_INFO, "GC00070", "user %s logged in with a password",
-          gc_cell(rows, 0, GC_USER_COL_ID));
-    return gc_respond(q, HTTP_OK, "Logged in", data, NULL);
+    return gc_session_log_in(q, rows, "a password");
 }
 
 /* POST /auth/change-password {new_password, current_password?} -> a fresh token */

@@ -19,6 +19,20 @@ gc_db_status gc_lockout_lookup(gc_req *q, const char *mobile, const char *id, gc
                         args, rows);
 }
 
+int gc_lockout_find_account(gc_req *q, const char *mobile, gc_rows **rows)
+{
+    gc_db_status st = gc_lockout_lookup(q, mobile, NULL, rows);
+    if (st != GC_DB_OK) {
+        return gc_db_fail(q, st), DONE;
+    }
+    if ((*rows)->nrows != 1) {
+        gc_respond_error(q, HTTP_NOT_FOUND, GC_E_USER_NOT_FOUND,
+                         "No account with this mobile number", "mobile", NULL);
+        return DONE;
+    }
+    return OK;
+}
+
 int gc_lockout_check(gc_req *q, const gc_rows *rows)
 {
     int64_t since;

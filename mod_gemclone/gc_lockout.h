@@ -14,6 +14,10 @@
 /* Looks a user up with its lockout state, by mobile (id NULL) or by id. */
 gc_db_status gc_lockout_lookup(gc_req *q, const char *mobile, const char *id, gc_rows **rows);
 
+/* The account of mobile with its lockout state: OK, or DONE after sending
+ * 404 USER_NOT_FOUND (or 503). */
+int gc_lockout_find_account(gc_req *q, const char *mobile, gc_rows **rows);
+
 /* When rows' account is locked, sends 429 TOO_MANY_ATTEMPTS with
  * Retry-After and returns DONE; else OK. */
 int gc_lockout_check(gc_req *q, const gc_rows *rows);

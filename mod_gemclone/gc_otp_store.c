@@ -50,12 +50,8 @@ int gc_otp_send(gc_req *q, const char *purpose)
     if (gc_input_mobile(q, &mobile) != OK) {
         return OK;
     }
-    if ((st = gc_lockout_lookup(q, mobile, NULL, &rows)) != GC_DB_OK) {
-        return gc_db_fail(q, st);
-    }
-    if (rows->nrows != 1) {
-        return gc_respond_error(q, HTTP_NOT_FOUND, GC_E_USER_NOT_FOUND,
-                                "No account with this mobile number", "mobile", NULL);
+    if (gc_lockout_find_account(q, mobile, &rows) != OK) {
+        return OK;
     }
     user_id = gc_cell(rows, 0, GC_USER_COL_ID);
     code = gc_otp_generate(q->r->pool);

@@ -67,6 +67,17 @@ json_t *gc_session_issue(gc_req *q, const gc_rows *rows)
     return data;
 }
 
+int gc_session_log_in(gc_req *q, const gc_rows *rows, const char *how)
+{
+    json_t *data = gc_session_issue(q, rows);
+    if (!data) {
+        return gc_fail_internal(q, "token signing failed");
+    }
+    GCLOG(q, APLOG_INFO, "GC00061", "user %s logged in with %s",
+          gc_cell(rows, 0, GC_USER_COL_ID), how);
+    return gc_respond(q, HTTP_OK, "Logged in", data, NULL);
+}
+
 static int refuse(gc_req *q, const char *code, const char *message)
 {
     gc_respond_error(q, HTTP_UNAUTHORIZED, code, message, NULL, NULL);

@@ -19,6 +19,9 @@ int gc_session_authenticate(gc_req *q);
  * order at row 0 of rows; NULL on an internal failure. */
 json_t *gc_session_issue(gc_req *q, const gc_rows *rows);
 
+/* Answers a successful login (200 with a fresh token) for the user row. */
+int gc_session_log_in(gc_req *q, const gc_rows *rows, const char *how);
+
 /* "pro" while the user's pro_until lies ahead of the clock, else "basic". */
 const char *gc_user_tier(gc_req *q, const gc_rows *rows, int row);
 

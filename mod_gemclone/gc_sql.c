@@ -252,10 +252,14 @@ static gc_sql_stmt STATEMENTS[GC_SQL_COUNT] = {
         "  THEN s.past_due_since + make_interval(secs => %lld) END)"
         " FROM subscriptions s WHERE s.user_id = u.id) WHERE u.id = %lld", 0, 1 },
 
+    /* The most recently changed subscription; within one second (the
+     * clock's resolution) one that still counts for the tier wins, so a
+     * resubscription is not hidden behind the cancellation before it. */
     [GC_SQL_SUBSCRIPTION_LATEST] = { "gc_subscription_latest",
         "SELECT status, extract(epoch FROM current_period_end)::bigint,"
         " coalesce(cancel_at_period_end, false) FROM subscriptions WHERE user_id = %lld "
-        "ORDER BY updated_at DESC, event_created DESC LIMIT 1", 0, 1 },
+        "ORDER BY updated_at DESC, (status IN ('active', 'trialing', 'past_due')) DESC,"
+        " event_created DESC, created_at DESC, id LIMIT 1", 0, 1 },
 };
 
 const gc_sql_stmt *gc_sql(gc_sql_id id)

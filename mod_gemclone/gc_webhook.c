@@ -165,7 +165,18 @@ static gc_db_status on_checkout_completed(gc_req *q, const stripe_event *ev)
     }
     if (customer) {
         const char *args[3] = { customer, I64(q, user_id), customer };
-        if ((st = gc_db_exec(q, GC_SQL_USER_LINK_CUSTOMER, args, NULL)) != GC_DB_OK) {
+        gc_rows *owner = NULL;
+        /* A customer already linked to another user stays where it is: the
+         * unique index would fail the update, and a 500 makes Stripe
+         * deliver the same event for days. */
+        if ((st = gc_db_select(q, GC_SQL_USER_BY_CUSTOMER, args, &owner)) != GC_DB_OK) {
+            return st;
+        }
+        if (owner->nrows == 1 && gc_cell_i64(owner, 0, 0) != user_id) {
+            GCLOG(q, APLOG_WARNING, "GC00124", "Stripe event %s: customer %s belongs to user %s, "
+                  "not linked to user %s", ev->id, customer, gc_cell(owner, 0, 0), args[1]);
+        }
+        else if ((st = gc_db_exec(q, GC_SQL_USER_LINK_CUSTOMER, args, NULL)) != GC_DB_OK) {
             return st;
         }
     }

@@ -162,6 +162,12 @@ static int find_by_key(gc_req *q, const char *key, int64_t room_id, const char *
         return OK;
     }
     if (gc_cell_i64(rows, 0, 1) != room_id || strcmp(gc_cell(rows, 0, 2), content) != 0) {
+        gc_quota quota;
+        /* Like every answer once the room is found, the 409 carries the
+         * rate-limit headers (when the count can be read; nothing is charged). */
+        if (gc_quota_peek(q, &quota, 0) == OK) {
+            gc_quota_headers(q, &quota);
+        }
         gc_respond_error(q, HTTP_CONFLICT, GC_E_CONFLICT, "This Idempotency-Key was used "
                          "for another prompt", "Idempotency-Key", NULL);
         return DONE;

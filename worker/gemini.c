@@ -266,7 +266,11 @@ gemini_call *gemini_start(apr_pool_t *p, CURLM *multi, const gemini_target *t,
                      (curl_off_t)GEMINI_RESPONSE_MAX);
     curl_easy_setopt(g->easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(g->easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(g->easy, CURLOPT_PIPEWAIT, 1L);  /* HTTP/2: share */
+    /* HTTP/2 (https, ALPN): wait to share the connection. Plain http is
+     * HTTP/1.1 only, where waiting holds every new call back until the
+     * first call's response headers arrive (seconds for a slow answer). */
+    if (strncasecmp(t->api_base, "https:", 6) == 0)
+        curl_easy_setopt(g->easy, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(g->easy, CURLOPT_USERAGENT, t->user_agent);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(g->easy, CURLOPT_PROTOCOLS_STR, "http,https");

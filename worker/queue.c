@@ -15,8 +15,12 @@ int queue_ensure_group(redisContext *c, char *err, size_t errlen)
     wredis_pipe pp = { 0 };
     int rc;
 
+    /* From "0", not "$": entries are deleted once acknowledged, so what the
+     * stream holds is unprocessed work. After Redis lost the group (FLUSHALL,
+     * DEL, a restart), jobs the module or the sweeper added before the group
+     * came back would otherwise be skipped until their lease ran out. */
     wredis_add(&pp, NULL, 0, "XGROUP", "CREATE", GC_KEY_JOBS, GC_JOB_GROUP,
-               "$", "MKSTREAM", (const char *)NULL);
+               "0", "MKSTREAM", (const char *)NULL);
     rc = wredis_run(c, &pp, NULL, err, errlen);
     if (rc == WREDIS_ERR && strncmp(err, "BUSYGROUP", 9) == 0)
         rc = WREDIS_OK;

@@ -20,7 +20,7 @@ typedef struct {
     gc_job_t job;            /* job.swept_generation: see core/gc_job.h */
 } queue_entry;
 
-/* XGROUP CREATE GC_KEY_JOBS GC_JOB_GROUP $ MKSTREAM; an existing group
+/* XGROUP CREATE GC_KEY_JOBS GC_JOB_GROUP 0 MKSTREAM; an existing group
  * (BUSYGROUP) is fine. Returns WREDIS_OK/ERR/BROKEN (err says why). */
 int queue_ensure_group(redisContext *c, char *err, size_t errlen);
 

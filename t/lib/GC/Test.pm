@@ -444,7 +444,7 @@ sub sse_read {
            . "Authorization: Bearer $token\r\nAccept: text/event-stream\r\n"
            . "Connection: close\r\n\r\n";
     my $end = $t0 + ($opt{timeout} // 30);
-    my ($buf, $raw, $head, $chunked, $body, %res) = ('', '', undef, 0, '');
+    my ($buf, $raw, $head, $chunked, $body, $ended, %res) = ('', '', undef, 0, '', 0);
     $res{events} = [];
     my $sel = IO::Select->new($s);
     READ: while (1) {
@@ -472,7 +472,7 @@ sub sse_read {
                 last if length($buf) < $hl + $size + 2;
                 $body .= substr($buf, $hl, $size);
                 $buf = substr($buf, $hl + $size + 2);
-                last READ if $size == 0;
+                if ($size == 0) { $ended = 1; last }
             }
         }
         else {
@@ -493,6 +493,7 @@ sub sse_read {
             $opt{on_frame}->(\%ev) if $opt{on_frame};
             last READ if $opt{stop_after} && @{ $res{events} } >= $opt{stop_after};
         }
+        last if $ended;
     }
     close $s;
     $res{raw} = $raw;

@@ -1,4 +1,4 @@
-/* What a reply tells its readers through Redis (core/gc_job.h): its event
+/* What a reply tells its readers through Redis (gccore/gc_job.h): its event
  * stream (delta, reset, final), the wake list, and the quota refund. */
 #ifndef EVENTS_H
 #define EVENTS_H

@@ -1,5 +1,5 @@
 /* The jobs queue: the Redis Stream GC_KEY_JOBS read through the consumer
- * group GC_JOB_GROUP (core/gc_job.h). Entries are acknowledged and deleted
+ * group GC_JOB_GROUP (gccore/gc_job.h). Entries are acknowledged and deleted
  * when their job ends; a dead consumer's entries are claimed (XAUTOCLAIM),
  * and a restarted consumer re-reads its own pending ones. */
 #ifndef QUEUE_H
@@ -17,7 +17,7 @@
 typedef struct {
     char id[QUEUE_ID_MAX];   /* the stream entry id */
     const char *bad;         /* why the entry cannot be a job, or NULL */
-    gc_job_t job;            /* job.swept_generation: see core/gc_job.h */
+    gc_job_t job;            /* job.swept_generation: see gccore/gc_job.h */
 } queue_entry;
 
 /* XGROUP CREATE GC_KEY_JOBS GC_JOB_GROUP 0 MKSTREAM; an existing group

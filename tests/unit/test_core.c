@@ -1,4 +1,4 @@
-/* Unit tests of the httpd-free core library (core/): every public function,
+/* Unit tests of the httpd-free core library (gccore/): every public function,
  * with the published test vectors (RFC 7515 A.1, RFC 4231, the Stripe
  * webhook example) and known answers computed independently with Python. */
 #include <stdlib.h>

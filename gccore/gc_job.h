@@ -38,8 +38,11 @@
 #define GC_KEY_QUOTA_FMT  "gemclone:quota:%" PRId64 ":%s"
 #define GC_QUOTA_TTL      (2 * 86400)
 
-/* Per user: the cached chatroom list (JSON text). */
-#define GC_KEY_ROOMS_FMT  "gemclone:rooms:%" PRId64
+/* Per user: the cached chatroom list ("<generation>\n<JSON text>"), and the
+ * list's generation, bumped by every change so that a list read before a
+ * change is never stored after it. */
+#define GC_KEY_ROOMS_FMT      "gemclone:rooms:%" PRId64
+#define GC_KEY_ROOMS_GEN_FMT  "gemclone:rooms-gen:%" PRId64
 
 /* Refund one prompt of a day (a reply failed for good): only an existing
  * counter is decremented, never below zero; a missing one is rebuilt from

@@ -92,7 +92,8 @@ json_t *gc_json_get_alias(const json_t *obj, const char *const names[], const ch
         return NULL;
     for (i = 0; names[i] != NULL; i++) {
         json_t *v = json_object_get(obj, names[i]);
-        if (v != NULL) {
+        /* null counts as absent, so {"content": null, "message": "hi"} is "hi" */
+        if (v != NULL && !json_is_null(v)) {
             if (which)
                 *which = names[i];
             return v;

@@ -30,8 +30,9 @@ typedef enum {
 gc_json_parse_status_t gc_json_parse_body(apr_pool_t *p, const char *body, size_t len,
                                           json_t **out, const char **err_text);
 
-/* The first of names[] (NULL-terminated) present in obj, so that a canonical
- * name wins over its aliases; *which gets the name found. NULL if none. */
+/* The first of names[] (NULL-terminated) present in obj with a non-null
+ * value, so that a canonical name wins over its aliases and a null counts as
+ * absent; *which gets the name found. NULL if none. */
 json_t *gc_json_get_alias(const json_t *obj, const char *const names[], const char **which);
 
 /* Sets key to a string copy, or to JSON null when s is NULL (or, since

@@ -11,12 +11,18 @@
 #include "gc_json.h"
 #include "gc_lockout.h"
 #include "gc_otp_store.h"
-#include "gc_password.h"
+#include "gc_kdf.h"
 #include "gc_session.h"
 #include "gc_log.h"
 
 #define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 #define NAME_MAX_POINTS 100
+
+static int mobile_taken(gc_req *q)
+{
+    return gc_respond_error(q, HTTP_CONFLICT, GC_E_CONFLICT,
+                            "This mobile number is already registered", "mobile", NULL);
+}
 
 /* POST /auth/signup {mobile, name?, password?} -> 201 user */
 int gc_auth_signup(gc_req *q)
@@ -33,11 +39,18 @@ int gc_auth_signup(gc_req *q)
         return OK;
     }
     if (password) {
-        /* The KDF runs before any connection is borrowed. */
-        hash = gc_password_hash(q->r->pool, password, strlen(password),
-                                (unsigned)q->cfg->password_iterations);
-        if (!hash) {
-            return gc_fail_internal(q, "password hashing failed");
+        /* A taken mobile is refused before the costly hash, which then runs
+         * with no connection held. */
+        args[0] = mobile;
+        if ((st = gc_db_select(q, GC_SQL_USER_MOBILE_TAKEN, args, &rows)) != GC_DB_OK) {
+            return gc_db_fail(q, st);
+        }
+        if (rows->nrows > 0) {
+            return mobile_taken(q);
+        }
+        gc_db_release(q);
+        if (gc_kdf_hash(q, password, &hash) != GC_KDF_MATCH) {
+            return OK;
         }
     }
     args[0] = mobile;
@@ -49,8 +62,7 @@ int gc_auth_signup(gc_req *q)
         return gc_db_fail(q, st);
     }
     if (rows->nrows != 1) {
-        return gc_respond_error(q, HTTP_CONFLICT, GC_E_CONFLICT,
-                                "This mobile number is already registered", "mobile", NULL);
+        return mobile_taken(q);
     }
     GCLOG(q, APLOG_INFO, "GC00060", "user %s signed up", gc_cell(rows, 0, GC_USER_COL_ID));
     return gc_respond(q, HTTP_CREATED, "Signed up", gc_user_json(q, rows, 0), NULL);
@@ -119,10 +131,8 @@ int gc_auth_reset_password(gc_req *q)
         return OK;
     }
     gc_db_release(q);
-    hash = gc_password_hash(q->r->pool, password, strlen(password),
-                            (unsigned)q->cfg->password_iterations);
-    if (!hash) {
-        return gc_fail_internal(q, "password hashing failed");
+    if (gc_kdf_hash(q, password, &hash) != GC_KDF_MATCH) {
+        return OK;
     }
     args[0] = hash;
     args[1] = I64(q, q->now);

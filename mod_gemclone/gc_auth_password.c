@@ -11,7 +11,7 @@
 #include "gc_http.h"
 #include "gc_input.h"
 #include "gc_lockout.h"
-#include "gc_password.h"
+#include "gc_kdf.h"
 #include "gc_session.h"
 #include "gc_log.h"
 
@@ -30,12 +30,6 @@ static int wrong_password(gc_req *q, int64_t user_id, const char *field)
                             "Invalid mobile number or password", field, NULL);
 }
 
-/* 1 when password matches the stored hash (NULL: no password set). */
-static int password_matches(gc_req *q, const char *password, const char *stored)
-{
-    return stored && gc_password_verify(q->r->pool, password, strlen(password), stored) == 1;
-}
-
 /* POST /auth/login {mobile, password} -> {token, token_type, expires_in, user} */
 int gc_auth_login(gc_req *q)
 {
@@ -51,8 +45,13 @@ int gc_auth_login(gc_req *q)
         return OK;
     }
     gc_db_release(q);
-    if (!password_matches(q, password, gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH))) {
+    switch (gc_kdf_verify(q, password, gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH))) {
+    case GC_KDF_MATCH:
+        break;
+    case GC_KDF_MISMATCH:
         return wrong_password(q, gc_cell_i64(rows, 0, GC_USER_COL_ID), NULL);
+    default:
+        return OK;
     }
     return gc_session_log_in(q, rows, "a password");
 }
@@ -84,14 +83,19 @@ int gc_auth_change_password(gc_req *q)
         return OK;
     }
     gc_db_release(q);
-    if (gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH)
-        && !password_matches(q, current, gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH))) {
-        return wrong_password(q, q->user->id, "current_password");
+    /* The fresh row decides: a password set since the token was checked
+     * (a concurrent change) makes current_password required after all. */
+    if (gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH)) {
+        gc_kdf_result k = gc_kdf_verify(q, current, gc_cell(rows, 0, GC_AUTH_COL_PASSWORD_HASH));
+        if (k == GC_KDF_MISMATCH) {
+            return wrong_password(q, q->user->id, "current_password");
+        }
+        if (k != GC_KDF_MATCH) {
+            return OK;
+        }
     }
-    hash = gc_password_hash(q->r->pool, fresh, strlen(fresh),
-                            (unsigned)q->cfg->password_iterations);
-    if (!hash) {
-        return gc_fail_internal(q, "password hashing failed");
+    if (gc_kdf_hash(q, fresh, &hash) != GC_KDF_MATCH) {
+        return OK;
     }
     args[0] = hash;
     args[1] = I64(q, q->now);

@@ -74,7 +74,7 @@ static int send_list(gc_req *q, const char *data_text, int hit)
 /* GET /chatroom -> [chatroom], newest activity first; cached per user. */
 int gc_room_list(gc_req *q)
 {
-    const char *cached = gc_room_cache_get(q), *args[1], *text;
+    const char *generation, *cached = gc_room_cache_get(q, &generation), *args[1], *text;
     gc_rows *rows = NULL;
     gc_db_status st;
     json_t *list;
@@ -92,7 +92,7 @@ int gc_room_list(gc_req *q)
         json_array_append_new(list, gc_room_json(q, rows, i));
     }
     text = gc_json_dump(q->r->pool, list, NULL);
-    gc_room_cache_put(q, text);
+    gc_room_cache_put(q, generation, text);
     return send_list(q, text, 0);
 }
 

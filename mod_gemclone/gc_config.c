@@ -69,6 +69,7 @@ void *gc_config_create_server(apr_pool_t *p, server_rec *s)
     c->sse_keepalive = GC_UNSET;
     c->stripe_tolerance = GC_UNSET;
     c->pro_grace = GC_UNSET;
+    c->max_hashes = GC_UNSET;
     return c;
 }
 
@@ -112,6 +113,7 @@ void *gc_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(stripe_cancel_url);
     MERGE_INT(stripe_tolerance);
     MERGE_INT(pro_grace);
+    MERGE_INT(max_hashes);
     return m;
 }
 
@@ -168,6 +170,7 @@ static const int_limit INT_LIMITS[] = {
     { GC_DIR_SSE_KEEPALIVE,       1,     300 },
     { GC_DIR_STRIPE_TOLERANCE,    1,     86400 },
     { GC_DIR_PRO_GRACE,           0,     90 * 86400 },
+    { GC_DIR_MAX_HASHES,          1,     1024 },
     { NULL, 0, 0 }
 };
 
@@ -323,6 +326,8 @@ const command_rec gc_config_directives[] = {
     AP_INIT_TAKE1(GC_DIR_PRO_GRACE, set_int, OFF(pro_grace), RSRC_CONF,
                   "Seconds a past_due subscription stays Pro after its first failed "
                   "payment (default 259200)"),
+    AP_INIT_TAKE1(GC_DIR_MAX_HASHES, set_int, OFF(max_hashes), RSRC_CONF,
+                  "Password hashes computed at once per child; more answer 503 (default 4)"),
     { NULL }
 };
 
@@ -355,6 +360,7 @@ const char *gc_config_finish(apr_pool_t *p, server_rec *s, gc_config *cfg)
     DEFAULT_INT(sse_keepalive, DEFAULT_SSE_KEEPALIVE);
     DEFAULT_INT(stripe_tolerance, DEFAULT_STRIPE_TOLERANCE);
     DEFAULT_INT(pro_grace, DEFAULT_PRO_GRACE);
+    DEFAULT_INT(max_hashes, 4);
     if (!cfg->stripe_api_base) {
         cfg->stripe_api_base = DEFAULT_STRIPE_API_BASE;
     }

@@ -47,6 +47,7 @@
 #define GC_DIR_STRIPE_CANCEL_URL     "GemCloneStripeCancelURL"
 #define GC_DIR_STRIPE_TOLERANCE      "GemCloneStripeWebhookTolerance"
 #define GC_DIR_PRO_GRACE             "GemCloneProPastDueGrace"
+#define GC_DIR_MAX_HASHES            "GemCloneMaxConcurrentHashes"
 
 /* A daily limit of GC_UNLIMITED means no limit. */
 #define GC_UNLIMITED (-2)
@@ -87,6 +88,7 @@ typedef struct {
     const char *stripe_cancel_url;
     int stripe_tolerance;        /* seconds of webhook timestamp tolerance */
     int pro_grace;               /* seconds a past_due subscription stays Pro */
+    int max_hashes;              /* password hashes at once per child */
 
     /* Derived at start-up by gc_config_finish. */
     unsigned char otp_pepper[32];

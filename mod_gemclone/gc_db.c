@@ -24,7 +24,30 @@
 struct gc_db {
     ap_dbd_t *dbd;
     server_rec *s;
+    int verified;          /* the connection answered during this request */
 };
+
+/* Kept in each pooled connection's own pool: when it last answered. */
+typedef struct {
+    apr_time_t last_ok;
+} conn_state;
+
+#define CONN_STATE_KEY "gemclone-conn-state"
+/* A connection idle longer than this is probed before a write that is not
+ * safe to run twice: after a PostgreSQL restart its first use fails, and a
+ * failed write cannot be retried blindly. */
+#define IDLE_PROBE_AFTER apr_time_from_msec(1000)
+
+static conn_state *state_of(ap_dbd_t *dbd)
+{
+    conn_state *cs = NULL;
+    apr_pool_userdata_get((void **)&cs, CONN_STATE_KEY, dbd->pool);
+    if (!cs) {
+        cs = apr_pcalloc(dbd->pool, sizeof(*cs));
+        apr_pool_userdata_setn(cs, CONN_STATE_KEY, NULL, dbd->pool);
+    }
+    return cs;
+}
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
@@ -79,6 +102,7 @@ static ap_dbd_t *borrow(gc_req *q)
         if (!q->db->dbd) {
             return NULL;
         }
+        q->db->verified = apr_time_now() - state_of(q->db->dbd)->last_ok < IDLE_PROBE_AFTER;
         apr_pool_cleanup_register(q->r->pool, q->db, release_cleanup,
                                   apr_pool_cleanup_null);
     }
@@ -191,8 +215,18 @@ static gc_db_status run(gc_req *q, gc_sql_id id, run_kind kind, const char *cons
             GCLOG(q, APLOG_ERR, "GC00023", "no PostgreSQL connection for %s", st->label);
             return GC_DB_UNAVAILABLE;
         }
+        if (!st->retry_safe && !q->db->verified && id != GC_SQL_PING) {
+            apr_dbd_results_t *probe = NULL;
+            gc_db_status ps = run(q, GC_SQL_PING, RUN_SELECT, NULL, &probe, NULL);
+            if (ps != GC_DB_OK) {
+                return ps;
+            }
+            dbd = borrow(q);
+        }
         rv = run_once(q, dbd, st, kind, args, results, affected);
         if (rv == 0) {
+            q->db->verified = 1;
+            state_of(dbd)->last_ok = apr_time_now();
             return GC_DB_OK;
         }
         if (!recover(q, dbd, st, rv, &status)) {

@@ -65,9 +65,10 @@ int gc_respond_error(gc_req *q, int status, const char *code, const char *messag
     }
     if (status == HTTP_UNAUTHORIZED) {
         /* RFC 6750: tell the client which scheme we expect. */
+        int token_at_fault = strcmp(code, GC_E_INVALID_TOKEN) == 0
+                             || strcmp(code, GC_E_TOKEN_EXPIRED) == 0;
         apr_table_setn(q->r->err_headers_out, "WWW-Authenticate",
-                       strcmp(code, GC_E_UNAUTHORIZED) ? "Bearer error=\"invalid_token\""
-                                                       : "Bearer");
+                       token_at_fault ? "Bearer error=\"invalid_token\"" : "Bearer");
     }
     return send_json(q, status, env);
 }
@@ -176,6 +177,18 @@ static int read_body(request_rec *r, apr_off_t limit, char **out, apr_size_t *le
     return OK;
 }
 
+/* A body that could not be read: too slow (408) or broken (400). */
+static void body_unreadable(gc_req *q, int rc)
+{
+    if (rc == HTTP_REQUEST_TIME_OUT) {
+        gc_respond_error(q, rc, "REQUEST_TIMEOUT", "The request body arrived too slowly",
+                         NULL, NULL);
+        return;
+    }
+    gc_respond_error(q, HTTP_BAD_REQUEST, GC_E_INVALID_JSON, "Request body could not be read",
+                     NULL, NULL);
+}
+
 /* Finds the first string holding a NUL, for VALIDATION_ERROR with its field. */
 static const char *field_with_nul(json_t *obj)
 {
@@ -205,8 +218,7 @@ int gc_read_raw_body(gc_req *q, const char **body, size_t *len)
         return DONE;
     }
     if (rc != OK) {
-        gc_respond_error(q, HTTP_BAD_REQUEST, GC_E_INVALID_JSON,
-                         "Request body could not be read", NULL, NULL);
+        body_unreadable(q, rc);
         return DONE;
     }
     *body = buf;
@@ -240,8 +252,7 @@ int gc_read_json_body(gc_req *q)
             return DONE;
         }
         if (rc != OK) {
-            gc_respond_error(q, HTTP_BAD_REQUEST, GC_E_INVALID_JSON,
-                             "Request body could not be read", NULL, NULL);
+            body_unreadable(q, rc);
             return DONE;
         }
     }

@@ -95,12 +95,20 @@ int gc_http_post(gc_req *q, const char *url, const char *const headers[], const 
         out->transport_error = "out of memory";
         return -1;
     }
-    apr_pool_cleanup_register(p, h, easy_cleanup, apr_pool_cleanup_null);
     for (i = 0; headers && headers[i]; i++) {
-        list = curl_slist_append(list, headers[i]);
+        struct curl_slist *longer = curl_slist_append(list, headers[i]);
+        if (!longer) {
+            curl_slist_free_all(list);
+            curl_easy_cleanup(h);
+            out->transport_error = "out of memory";
+            return -1;
+        }
+        list = longer;
     }
     list = curl_slist_append(list, apr_pstrcat(p, "X-Request-Id: ", q->request_id, NULL));
+    /* Cleanups run newest first: the handle goes before the list it uses. */
     apr_pool_cleanup_register(p, list, slist_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, h, easy_cleanup, apr_pool_cleanup_null);
 
     memset(&s, 0, sizeof(s));
     s.pool = p;

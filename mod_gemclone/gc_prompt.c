@@ -23,6 +23,7 @@
 #include "gc_quota.h"
 #include "gc_redis.h"
 #include "gc_room_cache.h"
+#include "gc_slots.h"
 #include "gc_log.h"
 
 #define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
@@ -30,9 +31,6 @@
 #define IDEMPOTENCY_KEY_MAX 255
 
 static const char *const NAMES_CONTENT[] = { "content", "message", "text", NULL };
-
-/* Requests of this child that are waiting for a reply right now. */
-static volatile apr_uint32_t waiting_requests;
 
 typedef struct {
     int64_t user_message_id;
@@ -116,12 +114,11 @@ static int respond_state(gc_req *q, int64_t room_id, const prompt_ids *ids, int 
     status = gc_cell(rows, 1, GC_MSG_COL_STATUS);
     if (strcmp(status, "pending") == 0 && may_wait && q->cfg->reply_wait > 0
         && !prefers_async(q->r)) {
-        if (apr_atomic_inc32(&waiting_requests) < (apr_uint32_t)q->cfg->max_waiters) {
+        if (gc_slot_take(&gc_waiter_slots, q->cfg->max_waiters)) {
             wait_for_reply(q, ids->reply_id);
-            apr_atomic_dec32(&waiting_requests);
+            gc_slot_give(&gc_waiter_slots);
             return respond_state(q, room_id, ids, 0);
         }
-        apr_atomic_dec32(&waiting_requests);
     }
     data = gc_json_own(q->r->pool, json_object());
     json_object_set_new(data, "user_message", gc_message_json(q, rows, 0));
@@ -269,6 +266,11 @@ int gc_prompt_post(gc_req *q)
         gc_quota_refund(q, q->now);
         quota.used--;
         gc_quota_headers(q, &quota);
+        if (st == GC_DB_ERROR && gc_room_fetch(q, room_id, &room) == GC_DB_OK
+            && room->nrows == 0) {
+            /* The room was deleted while the prompt was being stored. */
+            return gc_room_not_found(q);
+        }
         if (st != GC_DB_OK) {
             return gc_db_fail(q, st);
         }

@@ -1,5 +1,6 @@
 /* hiredis connection pool. */
 #include "httpd.h"
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,10 +193,18 @@ static redisReply *command_once(gc_req *q, redis_lease *l, int timeout_ms, int *
     if (timeout_ms > 0) {
         redisSetTimeout(l->conn->c, ms_to_tv(timeout_ms));
     }
+    errno = 0;
     reply = redisvCommand(l->conn->c, fmt, ap);
     if (!reply) {
-        /* A context is unusable after an I/O error: drop it for good. */
-        *stale = l->conn->uses > 0;
+        int err = errno;
+        /* A context is unusable after an I/O error: drop it for good. Only
+         * a connection the server had closed while it sat in the pool (EOF,
+         * reset, broken pipe) surely never ran the command; a time-out may
+         * have, so it is never retried. */
+        *stale = l->conn->uses > 0
+                 && (l->conn->c->err == REDIS_ERR_EOF
+                     || (l->conn->c->err == REDIS_ERR_IO
+                         && (err == ECONNRESET || err == EPIPE)));
         GCLOG(q, *stale ? APLOG_INFO : APLOG_ERR, "GC00034", "Redis command failed: %s",
               l->conn->c->errstr);
         apr_reslist_invalidate(child_pool->list, l->conn);
@@ -225,7 +234,7 @@ static redisReply *command_v(gc_req *q, int timeout_ms, const char *fmt, va_list
     va_end(again);
     /* A pooled connection that died while idle (Redis restarted) never
      * delivered the command: try the next one, up to a fresh connection. */
-    for (tries = 0; !reply && stale && tries <= POOL_KEEP; tries++) {
+    for (tries = 0; !reply && stale && tries <= POOL_MAX; tries++) {
         va_copy(again, ap);
         reply = command_once(q, l, timeout_ms, &stale, fmt, again);
         va_end(again);
@@ -254,6 +263,13 @@ redisReply *gc_redis_blocking(gc_req *q, int timeout_ms, const char *fmt, ...)
     reply = command_v(q, timeout_ms, fmt, ap);
     va_end(ap);
     return reply;
+}
+
+void gc_redis_free(gc_req *q, redisReply *reply)
+{
+    if (reply) {
+        apr_pool_cleanup_run(q->r->pool, reply, reply_cleanup);
+    }
 }
 
 int gc_redis_is_error(const redisReply *reply)

@@ -23,6 +23,9 @@ redisReply *gc_redis_command(gc_req *q, const char *fmt, ...);
  * exceed the command's own. */
 redisReply *gc_redis_blocking(gc_req *q, int timeout_ms, const char *fmt, ...);
 
+/* Frees a reply now instead of at the end of the request (long loops). */
+void gc_redis_free(gc_req *q, redisReply *reply);
+
 /* 1 when the command failed: no reply, or a Redis error reply. */
 int gc_redis_is_error(const redisReply *reply);
 

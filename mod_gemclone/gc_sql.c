@@ -34,6 +34,9 @@ static gc_sql_stmt STATEMENTS[GC_SQL_COUNT] = {
         "VALUES (%s, %s, %s, to_timestamp(%lld), to_timestamp(%lld)) "
         "ON CONFLICT (mobile) DO NOTHING RETURNING " USER_COLS, 0, 0 },
 
+    [GC_SQL_USER_MOBILE_TAKEN] = { "gc_user_mobile_taken",
+        "SELECT 1 FROM users WHERE mobile = %s", 0, 1 },
+
     /* Login, OTP and reset: the user, its hash and its lockout state. */
     [GC_SQL_USER_BY_MOBILE_AUTH] = { "gc_user_by_mobile_auth",
         "SELECT " USER_COLS ", u.password_hash, " LOCK_SINCE
@@ -208,13 +211,18 @@ static gc_sql_stmt STATEMENTS[GC_SQL_COUNT] = {
 
     /* A subscription's state from an event, unless a newer event was applied
      * already (ties: gc_subscription_rank). NULL period end or cancel flag
-     * keep what is stored. Arguments: id, user, customer, status, period end,
-     * cancel_at_period_end, event created, now, event created. */
+     * keep what is stored; a subscription first seen past_due starts its
+     * grace at the event. Arguments: id, user, customer, status, period end,
+     * cancel_at_period_end, event created, now. */
     [GC_SQL_SUBSCRIPTION_APPLY] = { "gc_subscription_apply",
         "INSERT INTO subscriptions AS s (id, user_id, customer_id, status, current_period_end,"
         " cancel_at_period_end, past_due_since, event_created, created_at, updated_at) "
-        "VALUES (%s, %lld, %s, %s, to_timestamp(%lld), %s::boolean, NULL, %lld,"
-        " to_timestamp(%lld), to_timestamp(%lld)) "
+        "SELECT v.id, v.user_id, v.customer, v.status, v.period_end, v.cancel,"
+        " CASE WHEN v.status = 'past_due' THEN to_timestamp(v.created) END,"
+        " v.created, v.now, v.now "
+        "FROM (VALUES (%s, %lld, %s, %s, to_timestamp(%lld), %s::boolean, %lld,"
+        " to_timestamp(%lld))) AS v (id, user_id, customer, status, period_end, cancel,"
+        " created, now) "
         "ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
         " customer_id = coalesce(EXCLUDED.customer_id, s.customer_id),"
         " current_period_end = coalesce(EXCLUDED.current_period_end, s.current_period_end),"

@@ -122,7 +122,7 @@ static gc_db_status apply_state(gc_req *q, const stripe_event *ev, const char *s
                                 int64_t user_id, const char *customer, const char *status,
                                 const char *period_end, const char *cancel)
 {
-    const char *args[9];
+    const char *args[8];
     gc_rows *rows = NULL;
     gc_db_status st;
 
@@ -134,7 +134,6 @@ static gc_db_status apply_state(gc_req *q, const stripe_event *ev, const char *s
     args[5] = cancel;
     args[6] = I64(q, ev->created);
     args[7] = I64(q, q->now);
-    args[8] = args[7];
     if ((st = gc_db_select(q, GC_SQL_SUBSCRIPTION_APPLY, args, &rows)) != GC_DB_OK) {
         return st;
     }

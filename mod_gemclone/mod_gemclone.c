@@ -61,8 +61,12 @@ static int gemclone_handler(request_rec *r)
     if (q->route->auth == GC_BEARER && gc_session_authenticate(q) != OK) {
         return OK;
     }
-    if (q->route->body == GC_JSON_BODY && gc_read_json_body(q) != OK) {
-        return OK;
+    if (q->route->body == GC_JSON_BODY) {
+        /* A slow client's body must not keep a connection idle. */
+        gc_db_release(q);
+        if (gc_read_json_body(q) != OK) {
+            return OK;
+        }
     }
     rc = q->route->fn(q);
     /* Connections go back before the response is flushed to a slow client. */

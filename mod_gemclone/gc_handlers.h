@@ -42,6 +42,9 @@ int gc_webhook_stripe(gc_req *q);
 /* gc_user.c */
 int gc_user_me(gc_req *q);
 
+/* gc_metrics.c */
+int gc_metrics_endpoint(gc_req *q);
+
 /* gc_ops.c */
 int gc_ops_health(gc_req *q);
 int gc_ops_ready(gc_req *q);

@@ -34,6 +34,7 @@ static const gc_route ROUTES[] = {
     { M_GET,    "/subscription/status",            GC_BEARER, GC_NO_BODY,   gc_subscription_status },
     { M_GET,    "/subscribe/status",               GC_BEARER, GC_NO_BODY,   gc_subscription_status },
     { M_POST,   "/webhook/stripe",                 GC_PUBLIC, GC_RAW_BODY,  gc_webhook_stripe },
+    { M_GET,    "/metrics",                        GC_PUBLIC, GC_NO_BODY,   gc_metrics_endpoint },
     { M_GET,    "/health",                 GC_PUBLIC, GC_NO_BODY,   gc_ops_health },
     { M_GET,    "/ready",                  GC_PUBLIC, GC_NO_BODY,   gc_ops_ready },
     { 0, NULL, 0, 0, NULL }
@@ -71,7 +72,7 @@ static int match_pattern(const char *pattern, const char *path, int64_t ids[], i
 
 /* The method's name for Allow. Not ap_method_name_of(): httpd registers both
  * "GET" and "HEAD" as M_GET, and its reverse lookup may answer "HEAD". */
-static const char *method_name(apr_pool_t *pool, int m)
+const char *gc_route_method_name(apr_pool_t *pool, int m)
 {
     switch (m) {
     case M_GET:    return "GET";
@@ -109,11 +110,26 @@ gc_route_result gc_route_match(gc_req *q, const char *path, const char **allow)
             q->nids = nids;
             return GC_ROUTE_FOUND;
         }
-        methods = allow_add(r->pool, methods, method_name(r->pool, rt->method));
+        methods = allow_add(r->pool, methods, gc_route_method_name(r->pool, rt->method));
         if (rt->method == M_GET) {
             methods = allow_add(r->pool, methods, "HEAD");
         }
     }
     *allow = methods;
     return path_known ? GC_ROUTE_NO_METHOD : GC_ROUTE_NO_PATH;
+}
+
+size_t gc_route_count(void)
+{
+    return sizeof(ROUTES) / sizeof(ROUTES[0]) - 1;
+}
+
+size_t gc_route_index(const gc_route *route)
+{
+    return (size_t)(route - ROUTES);
+}
+
+const gc_route *gc_route_at(size_t i)
+{
+    return i < gc_route_count() ? &ROUTES[i] : NULL;
 }

@@ -27,4 +27,13 @@ typedef enum {
 /* Matches r's method and path. On FOUND, q->route and q->ids are set. */
 gc_route_result gc_route_match(gc_req *q, const char *path, const char **allow);
 
+/* A method's name ("GET" for M_GET, never "HEAD"). */
+const char *gc_route_method_name(apr_pool_t *pool, int m);
+
+/* The table's size, a route's position in it, and the route at a position
+ * (for the shared metrics counters). */
+size_t gc_route_count(void);
+size_t gc_route_index(const gc_route *route);
+const gc_route *gc_route_at(size_t i);
+
 #endif

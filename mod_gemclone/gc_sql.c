@@ -263,6 +263,10 @@ static gc_sql_stmt STATEMENTS[GC_SQL_COUNT] = {
     /* The most recently changed subscription; within one second (the
      * clock's resolution) one that still counts for the tier wins, so a
      * resubscription is not hidden behind the cancellation before it. */
+    /* Served by the partial index messages_pending_lease. */
+    [GC_SQL_REPLIES_PENDING] = { "gc_replies_pending",
+        "SELECT count(*) FROM messages WHERE status = 'pending' AND role = 'model'", 0, 1 },
+
     [GC_SQL_SUBSCRIPTION_LATEST] = { "gc_subscription_latest",
         "SELECT status, extract(epoch FROM current_period_end)::bigint,"
         " coalesce(cancel_at_period_end, false) FROM subscriptions WHERE user_id = %lld "

@@ -21,6 +21,7 @@
 #include "gc_routes.h"
 #include "gc_session.h"
 #include "gc_log.h"
+#include "gc_metrics.h"
 #include "gc_crypto.h"
 
 /* The request path with trailing slashes dropped ("/chatroom/" = "/chatroom"). */
@@ -31,6 +32,32 @@ static const char *route_path(request_rec *r)
         n--;
     }
     return apr_pstrmemdup(r->pool, r->uri, n);
+}
+
+/* Routes, authenticates, reads the body and runs the endpoint. */
+static int dispatch(gc_req *q, const char **allow)
+{
+    switch (gc_route_match(q, route_path(q->r), allow)) {
+    case GC_ROUTE_NO_PATH:
+        return gc_respond_error(q, HTTP_NOT_FOUND, GC_E_NOT_FOUND, "Not found", NULL, NULL);
+    case GC_ROUTE_NO_METHOD:
+        apr_table_setn(q->r->err_headers_out, "Allow", *allow);
+        return gc_respond_error(q, HTTP_METHOD_NOT_ALLOWED, GC_E_METHOD,
+                                "Method not allowed", NULL, NULL);
+    case GC_ROUTE_FOUND:
+        break;
+    }
+    if (q->route->auth == GC_BEARER && gc_session_authenticate(q) != OK) {
+        return OK;
+    }
+    if (q->route->body == GC_JSON_BODY) {
+        /* A slow client's body must not keep a connection idle. */
+        gc_db_release(q);
+        if (gc_read_json_body(q) != OK) {
+            return OK;
+        }
+    }
+    return q->route->fn(q);
 }
 
 static int gemclone_handler(request_rec *r)
@@ -48,30 +75,11 @@ static int gemclone_handler(request_rec *r)
     q->request_id = gc_request_id(r);
     q->now = gc_clock_now(q->cfg);
 
-    switch (gc_route_match(q, route_path(r), &allow)) {
-    case GC_ROUTE_NO_PATH:
-        return gc_respond_error(q, HTTP_NOT_FOUND, GC_E_NOT_FOUND, "Not found", NULL, NULL);
-    case GC_ROUTE_NO_METHOD:
-        apr_table_setn(r->err_headers_out, "Allow", allow);
-        return gc_respond_error(q, HTTP_METHOD_NOT_ALLOWED, GC_E_METHOD,
-                                "Method not allowed", NULL, NULL);
-    case GC_ROUTE_FOUND:
-        break;
-    }
-    if (q->route->auth == GC_BEARER && gc_session_authenticate(q) != OK) {
-        return OK;
-    }
-    if (q->route->body == GC_JSON_BODY) {
-        /* A slow client's body must not keep a connection idle. */
-        gc_db_release(q);
-        if (gc_read_json_body(q) != OK) {
-            return OK;
-        }
-    }
-    rc = q->route->fn(q);
+    rc = dispatch(q, &allow);
     /* Connections go back before the response is flushed to a slow client. */
     gc_db_release(q);
     gc_redis_release(q);
+    gc_metrics_count(q->route, r->status);
     return rc;
 }
 
@@ -124,6 +132,13 @@ static int gemclone_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     return OK;
 }
 
+static int gemclone_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                server_rec *s)
+{
+    gc_metrics_init(pconf, s);
+    return OK;
+}
+
 static void gemclone_child_init(apr_pool_t *pchild, server_rec *s)
 {
     gc_config_child_init(s);
@@ -134,6 +149,7 @@ static void gemclone_register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(gemclone_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(gemclone_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(gemclone_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(gemclone_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_create_request(gemclone_create_request, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(gemclone_post_read_request, NULL, NULL, APR_HOOK_FIRST);

@@ -30,6 +30,7 @@ const char *gc_job_decode(const char *const *fields, const char *const *values, 
     int i, have_id = 0;
     memset(job, 0, sizeof(*job));
     job->swept_generation = -1;
+    job->swept_lease_until = -1;
     for (i = 0; i < n; i++) {
         if (!fields[i] || !values[i]) {
             continue;
@@ -45,6 +46,11 @@ const char *gc_job_decode(const char *const *fields, const char *const *values, 
         }
         else if (strcmp(fields[i], "generation") == 0) {
             job->swept_generation = atoi(values[i]);
+        }
+        else if (strcmp(fields[i], "lease_until") == 0) {
+            if (!parse_positive(values[i], &job->swept_lease_until)) {
+                job->swept_lease_until = -1;
+            }
         }
     }
     if (job->version != GC_JOB_VERSION) {

@@ -4,8 +4,13 @@
  *   REQUEST  a Gemini call is in flight (deltas go out as they arrive)
  *   BACKOFF  the call failed in a retryable way: waits on a timer
  *   FINISH   the result is known: writing it to PostgreSQL (retried with
- *            backoff while PostgreSQL is down; the job is not acked before)
- *   POST     the row is final: refund, final event, wake-up, XACK + XDEL
+ *            backoff while PostgreSQL is down; the job is not acked before;
+ *            the lease is still renewed)
+ *   SETTLE   the reply is not (or no longer) ours to generate: reading its
+ *            row to learn what is left to do (a final row whose post steps
+ *            a lost worker never ran gets them now)
+ *   POST     the row is final: refund, refunded mark, final event,
+ *            wake-up, XACK + XDEL
  * Every wait is a timer checked by consumer_step, so one job never holds
  * up another. */
 #include "consumer.h"
@@ -33,10 +38,14 @@
 #define LINK_WAIT 0.2            /* s before looking again for a connection */
 #define STORE_RETRY_MAX 10.0     /* s, cap of the finish/post retry backoff */
 #define ERROR_TEXT_MAX 1000      /* bytes of a stored error reason */
+#define DETAIL_LOG_MAX 300       /* bytes of an upstream message logged */
+#define HEARTBEAT_RETRY 1.0      /* s between heartbeats while PG is down */
 
-typedef enum { J_REQUEST, J_BACKOFF, J_FINISH, J_POST } job_state;
+typedef enum { J_REQUEST, J_BACKOFF, J_FINISH, J_SETTLE, J_POST } job_state;
 
-static const char *const state_names[] = { "request", "backoff", "finish", "post" };
+static const char *const state_names[] = {
+    "request", "backoff", "finish", "settle", "post"
+};
 
 typedef struct job job;
 
@@ -65,8 +74,9 @@ struct job {
     const char *content;
     const char *error;
     const char *outcome_note;    /* for the outcome log line */
+    const char *settle_note;     /* why the job settles instead */
     int64_t user_id, prompt_created;
-    int need_refund, need_final, need_wake, need_ack;
+    int need_refund, need_mark, need_final, need_wake, need_ack;
 };
 
 struct consumer {
@@ -90,6 +100,7 @@ struct consumer {
     double sweep_at;
     double read_at;              /* next non-blocking read while busy */
     int blocked;                 /* this step blocked in Redis: no sleep */
+    int can_read;                /* the last step could read jobs */
 };
 
 /* ---- small helpers (no libm in the link) -------------------------------- */
@@ -129,7 +140,29 @@ static int redis_rc(consumer *c, int rc)
     return rc;
 }
 
+/* An error reply that a later try may not get: out of memory, a replica
+ * or a loading server, a busy script. */
+static int redis_transient(const char *err)
+{
+    static const char *const prefixes[] = {
+        "OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN",
+        "NOREPLICAS", "CLUSTERDOWN"
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(err, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
 /* ---- jobs -------------------------------------------------------------- */
+
+/* The states in which the job holds the reply's lease and renews it. */
+static int holds_lease(const job *j)
+{
+    return j->state == J_REQUEST || j->state == J_BACKOFF || j->state == J_FINISH;
+}
 
 static long ms_since(double t)
 {
@@ -187,6 +220,7 @@ static void on_delta(void *arg, const char *text, size_t len)
 
 static void post_try(job *j);
 static void finish_try(job *j);
+static void settle_try(job *j);
 
 /* The job's result is known: store it next. */
 static void set_result(job *j, const char *status, const char *content,
@@ -207,8 +241,71 @@ static void ack_only(job *j, const char *note)
 {
     j->status = NULL;
     j->outcome_note = note;
-    j->need_refund = j->need_final = j->need_wake = 0;
+    j->need_refund = j->need_mark = j->need_final = j->need_wake = 0;
     j->need_ack = 1;
+    j->state = J_POST;
+    j->tries = 0;
+    j->due = 0;
+    post_try(j);
+}
+
+/* The reply is not ours to generate (the claim, the result write or a
+ * heartbeat matched no row): its row decides what is left to do. */
+static void settle(job *j, const char *note)
+{
+    if (j->call_pool != NULL) {
+        apr_pool_destroy(j->call_pool);       /* ends a transfer in flight */
+        j->call_pool = NULL;
+        j->call = NULL;
+    }
+    j->settle_note = note;
+    j->state = J_SETTLE;
+    j->tries = 0;
+    j->due = 0;
+    settle_try(j);
+}
+
+/* Reads the row: a final one gets the post steps a lost worker may never
+ * have run (final event, wake-up, and for a failed reply not yet marked
+ * refunded the refund: idempotent per reply); otherwise (pending under
+ * another worker, or deleted) the entry is only acknowledged. */
+static void settle_try(job *j)
+{
+    consumer *c = j->c;
+    store_reply_row row;
+    int rc;
+
+    if (!pg_up(c)) {
+        j->due = wclock_mono() + LINK_WAIT;
+        return;
+    }
+    rc = store_read(c->l->pg, j->reply_id, &row);
+    if (rc == STORE_BROKEN || rc == STORE_ERR) {
+        if (rc == STORE_BROKEN)
+            c->l->pg_broken = 1;
+        j->due = wclock_mono() + store_backoff(j->tries++);
+        return;
+    }
+    if (rc == STORE_NOROW) {
+        ack_only(j, apr_pstrcat(j->pool, j->settle_note, ": reply deleted", NULL));
+        return;
+    }
+    if (strcmp(row.status, "done") != 0 && strcmp(row.status, "failed") != 0) {
+        ack_only(j, apr_psprintf(j->pool, "%s: pending at generation %d, "
+                                 "leased by another worker", j->settle_note,
+                                 row.generation));
+        return;
+    }
+    wlog(WLOG_NOTICE, GCWNO(00049), "reply %" PRId64 ": %s: already %s; "
+         "running its final steps%s", j->reply_id, j->settle_note, row.status,
+         row.status[0] == 'f' && !row.refunded ? " (refund included)" : "");
+    j->status = NULL;
+    j->outcome_note = apr_psprintf(j->pool, "%s: already %s, final steps run",
+                                   j->settle_note, row.status);
+    j->user_id = row.user_id;
+    j->prompt_created = row.prompt_created;
+    j->need_refund = j->need_mark = row.status[0] == 'f' && !row.refunded;
+    j->need_final = j->need_wake = j->need_ack = 1;
     j->state = J_POST;
     j->tries = 0;
     j->due = 0;
@@ -240,29 +337,32 @@ static void start_attempt(job *j)
 }
 
 /* A retryable failure: wait and try again, or give up. */
-static void schedule_retry(job *j, const char *reason, long hint_ms)
+static void schedule_retry(job *j, const char *reason, const char *detail,
+                           long hint_ms)
 {
     consumer *c = j->c;
     long wait;
 
     if (j->attempts >= c->cfg->max_attempts) {
-        set_result(j, "failed", NULL, apr_psprintf(j->pool, "%s (gave up "
-                   "after %d attempts)", reason, j->attempts));
+        set_result(j, "failed", NULL, apr_psprintf(j->pool, "gave up after "
+                   "%d attempts: %s", j->attempts, reason));
         return;
     }
-    wait = hint_ms >= 0 ? hint_ms
-         : retry_backoff_ms(j->attempts, (double)random() / RAND_MAX);
+    wait = retry_wait_ms(j->attempts, hint_ms, (double)random() / RAND_MAX);
     if (j->waited_ms + wait > c->cfg->max_retry_wait_ms) {
-        set_result(j, "failed", NULL, apr_psprintf(j->pool, "%s (gave up: "
-                   "retry wait limit of %ld ms reached)", reason,
-                   c->cfg->max_retry_wait_ms));
+        wlog(WLOG_NOTICE, GCWNO(00050), "reply %" PRId64 ": retry wait limit "
+             "of %ld ms reached after %d attempts", j->reply_id,
+             c->cfg->max_retry_wait_ms, j->attempts);
+        set_result(j, "failed", NULL, apr_psprintf(j->pool, "gave up after "
+                   "%d attempts: %s", j->attempts, reason));
         return;
     }
     j->waited_ms += wait;
     j->state = J_BACKOFF;
     j->due = wclock_mono() + (double)wait / 1000.0;
-    wlog(WLOG_INFO, GCWNO(00032), "reply %" PRId64 ": attempt %d failed: %s; "
-         "retrying in %ld ms", j->reply_id, j->attempts, reason, wait);
+    wlog(WLOG_INFO, GCWNO(00032), "reply %" PRId64 ": attempt %d failed: %s%s%s%s; "
+         "retrying in %ld ms", j->reply_id, j->attempts, reason,
+         detail ? " (" : "", detail ? detail : "", detail ? ")" : "", wait);
 }
 
 /* The transfer of a job ended with rc. */
@@ -271,7 +371,7 @@ static void attempt_done(job *j, CURLcode rc)
     consumer *c = j->c;
     attempt_result r;
     outcome o;
-    const char *text, *err;
+    const char *text, *err, *detail;
     size_t len;
 
     gemini_result(j->call, rc, j->pool, &r, &text, &len);
@@ -282,6 +382,9 @@ static void attempt_done(job *j, CURLcode rc)
     outcome_classify(j->pool, &r, &o);
     err = o.error ? outcome_scrub(j->pool, o.error, c->cfg->gemini_api_key,
                                   ERROR_TEXT_MAX) : NULL;
+    /* Upstream words only in the log: without the key, cut short. */
+    detail = o.detail ? outcome_scrub(j->pool, o.detail, c->cfg->gemini_api_key,
+                                      DETAIL_LOG_MAX) : NULL;
     switch (o.kind) {
     case OUTCOME_DONE:
         if (!c->target.streaming)
@@ -289,10 +392,14 @@ static void attempt_done(job *j, CURLcode rc)
         set_result(j, "done", text, err);
         break;
     case OUTCOME_FAILED:
+        if (detail != NULL)
+            wlog(WLOG_NOTICE, GCWNO(00051), "reply %" PRId64 ": attempt %d "
+                 "failed for good: %s (%s)", j->reply_id, j->attempts, err,
+                 detail);
         set_result(j, "failed", NULL, err);
         break;
     case OUTCOME_RETRY:
-        schedule_retry(j, err, o.hint_ms);
+        schedule_retry(j, err, detail, o.hint_ms);
         break;
     }
 }
@@ -308,11 +415,11 @@ static void finish_try(job *j)
         j->due = wclock_mono() + LINK_WAIT;
         return;
     }
-    rc = store_finish(c->l->pg, j->reply_id, j->status, j->content, j->error,
-                      wclock_now(c->cfg->test_clock_file), &j->user_id,
-                      &j->prompt_created);
+    rc = store_finish(c->l->pg, j->reply_id, j->row.generation, j->status,
+                      j->content, j->error, wclock_now(c->cfg->test_clock_file),
+                      &j->user_id, &j->prompt_created);
     if (rc == STORE_OK) {
-        j->need_refund = strcmp(j->status, "failed") == 0;
+        j->need_refund = j->need_mark = strcmp(j->status, "failed") == 0;
         j->need_final = j->need_wake = j->need_ack = 1;
         j->state = J_POST;
         j->tries = 0;
@@ -320,9 +427,10 @@ static void finish_try(job *j)
         return;
     }
     if (rc == STORE_NOROW) {
-        wlog(WLOG_NOTICE, GCWNO(00033), "reply %" PRId64 ": already final "
-             "(another worker answered it): result dropped", j->reply_id);
-        ack_only(j, "already final");
+        wlog(WLOG_NOTICE, GCWNO(00033), "reply %" PRId64 ": no longer pending "
+             "at generation %d (final, taken over or deleted): result dropped",
+             j->reply_id, j->row.generation);
+        settle(j, "result dropped");
         return;
     }
     if (rc == STORE_BROKEN)
@@ -343,18 +451,52 @@ static int post_step(job *j, int *flag, int rc, const char *what, const char *er
         *flag = 0;
         return 0;
     }
+    /* A broken connection may have lost the reply after the command ran:
+     * every step is safe to repeat (the refund through its marker). */
     if (redis_rc(c, rc) == WREDIS_BROKEN) {
         j->due = wclock_mono() + store_backoff(j->tries++);
         return -1;
     }
-    /* An error reply will not get better by repeating the command. */
+    if (redis_transient(err)) {
+        if (strncmp(err, "READONLY", 8) == 0)
+            c->l->redis_broken = 1;    /* reconnect: maybe to a new primary */
+        wlog(WLOG_WARN, GCWNO(00052), "reply %" PRId64 ": %s: %s; trying "
+             "again", j->reply_id, what, err);
+        j->due = wclock_mono() + store_backoff(j->tries++);
+        return -1;
+    }
+    /* Any other error reply will not get better by repeating the command. */
     wlog(WLOG_ERROR, GCWNO(00035), "reply %" PRId64 ": %s failed: %s",
          j->reply_id, what, err);
     *flag = 0;
     return 0;
 }
 
-/* Refund, final event, wake-up, acknowledgement; then the job ends. */
+/* Marks the reply refunded in PostgreSQL, after the Redis refund; returns
+ * 0 when done, -1 to try again later. */
+static int mark_refunded(job *j)
+{
+    consumer *c = j->c;
+    int rc;
+
+    if (!pg_up(c)) {
+        j->due = wclock_mono() + LINK_WAIT;
+        return -1;
+    }
+    rc = store_mark_refunded(c->l->pg, j->reply_id);
+    if (rc == STORE_BROKEN || rc == STORE_ERR) {
+        if (rc == STORE_BROKEN)
+            c->l->pg_broken = 1;
+        j->due = wclock_mono() + store_backoff(j->tries++);
+        return -1;
+    }
+    j->need_mark = 0;                  /* NOROW: marked already */
+    return 0;
+}
+
+/* Refund, refunded mark, final event, wake-up, acknowledgement; then the
+ * job ends. The mark comes after the refund (see store_finish) and before
+ * the wake-up, so a woken reader sees the reply marked. */
 static void post_try(job *j)
 {
     consumer *c = j->c;
@@ -366,9 +508,11 @@ static void post_try(job *j)
     }
     if (j->need_refund
         && post_step(j, &j->need_refund,
-                     events_refund(c->l->redis, j->pool, j->user_id,
+                     events_refund(c->l->redis, j->pool, j->reply_id, j->user_id,
                                    j->prompt_created, err, sizeof(err)),
                      "quota refund", err) != 0)
+        return;
+    if (j->need_mark && mark_refunded(j) != 0)
         return;
     if (j->need_final
         && post_step(j, &j->need_final,
@@ -401,6 +545,11 @@ static void post_try(job *j)
 }
 
 /* Extends the lease of a job still generating; a lost lease ends it. */
+/* Extends the lease of a job that holds it (generating, waiting to retry,
+ * or writing its result); a lost lease ends it. While PostgreSQL is down
+ * the renewal is tried again every HEARTBEAT_RETRY s (and at once when it
+ * is back: consumer_links_changed), so an outage costs the lease as little
+ * time as possible. */
 static void heartbeat(job *j)
 {
     consumer *c = j->c;
@@ -412,23 +561,24 @@ static void heartbeat(job *j)
     if (redis_up(c))
         redis_rc(c, queue_touch(c->l->redis, c->cfg->consumer_name,
                                 j->entry_id, err, sizeof(err)));
-    if ((j->state != J_REQUEST && j->state != J_BACKOFF) || !pg_up(c))
+    if (!holds_lease(j))
         return;
+    if (!pg_up(c)) {
+        j->heartbeat_at = wclock_mono() + HEARTBEAT_RETRY;
+        return;
+    }
     rc = store_heartbeat(c->l->pg, j->reply_id, j->row.generation,
                          wclock_now(c->cfg->test_clock_file),
                          c->cfg->lease_seconds);
     if (rc == STORE_BROKEN)
         c->l->pg_broken = 1;
+    if (rc == STORE_BROKEN || rc == STORE_ERR)
+        j->heartbeat_at = wclock_mono() + HEARTBEAT_RETRY;
     if (rc != STORE_NOROW)
         return;
     wlog(WLOG_NOTICE, GCWNO(00038), "reply %" PRId64 ": lease lost (taken "
          "over by another worker, final, or deleted): stopping", j->reply_id);
-    if (j->call_pool != NULL) {
-        apr_pool_destroy(j->call_pool);
-        j->call_pool = NULL;
-        j->call = NULL;
-    }
-    ack_only(j, "lease lost");
+    settle(j, "lease lost");
 }
 
 /* Takes one queue entry: claims its reply and starts the call. */
@@ -457,7 +607,8 @@ static void take_entry(consumer *c, const queue_entry *e)
     if (!pg_up(c))
         return;
     rc = store_claim(c->l->pg, e->job.reply_id, wclock_now(c->cfg->test_clock_file),
-                     c->cfg->lease_seconds, e->job.swept_generation, &row);
+                     c->cfg->lease_seconds, e->job.swept_generation,
+                     e->job.swept_lease_until, &row);
     if (rc == STORE_BROKEN)
         c->l->pg_broken = 1;
     if (rc == STORE_BROKEN || rc == STORE_ERR)
@@ -479,10 +630,19 @@ static void take_entry(consumer *c, const queue_entry *e)
     c->njobs++;
 
     if (rc == STORE_NOROW) {
-        ack_only(j, "final, deleted or leased by another worker");
+        settle(j, "not claimed");
         return;
     }
     j->row = row;
+    if (row.generation > c->cfg->max_generations) {
+        /* Every run so far ended with its worker: do not take it over
+         * yet again (it may be what kills them). */
+        wlog(WLOG_WARN, GCWNO(00053), "reply %" PRId64 ": generation %d is "
+             "over max_generations (%d): failing it", j->reply_id,
+             row.generation, c->cfg->max_generations);
+        set_result(j, "failed", NULL, "gave up after repeated worker failures");
+        return;
+    }
 
     rc = store_context(c->l->pg, p, row.chatroom_id, j->reply_id, row.reply_to,
                        &prompt, &pairs, &n);
@@ -551,7 +711,7 @@ static void timers(consumer *c)
 
     for (j = c->jobs; j != NULL; j = next) {
         next = j->next;
-        if (now >= j->heartbeat_at && j->state != J_POST) {
+        if (now >= j->heartbeat_at && holds_lease(j)) {
             heartbeat(j);
             continue;                   /* it may have ended */
         }
@@ -564,6 +724,9 @@ static void timers(consumer *c)
             break;
         case J_FINISH:
             finish_try(j);
+            break;
+        case J_SETTLE:
+            settle_try(j);
             break;
         case J_POST:
             post_try(j);
@@ -677,6 +840,10 @@ void consumer_step(consumer *c, wlinks *l, int stopping)
         sweeper_run(l, c->scratch, wclock_now(c->cfg->test_clock_file),
                     c->cfg->sweeper_grace);
     }
+    /* Whether the next step would read jobs: only then may a re-read or
+     * a busy-time read make the loop come back at once. */
+    c->can_read = !stopping && pg_up(c) && redis_up(c)
+                  && c->njobs < c->cfg->concurrency;
     c->l = NULL;
 }
 
@@ -685,21 +852,32 @@ int consumer_timeout_ms(const consumer *c, int tick_ms)
     double now = wclock_mono(), t = tick_ms / 1000.0;
     const job *j;
 
-    if (c->blocked || c->reread)
+    /* A pending re-read or the busy-time reads only count when the step
+     * can read at all: not while a connection is down, every slot is
+     * taken, or the worker stops (else the loop would spin). */
+    if (c->blocked || (c->reread && c->can_read))
         return 0;
-    if (c->njobs > 0 && c->njobs < c->cfg->concurrency && !c->stopping)
+    if (c->can_read && c->njobs > 0)
         t = dmin(t, BUSY_READ_INTERVAL);
     for (j = c->jobs; j != NULL; j = j->next) {
-        if (j->state != J_POST)
+        if (holds_lease(j))
             t = dmin(t, j->heartbeat_at - now);
-        if (j->state != J_REQUEST)
-            t = dmin(t, j->due - now);
+        /* Stopping: a job waiting to retry starts no attempt (timers). */
+        if (j->state == J_REQUEST || (j->state == J_BACKOFF && c->stopping))
+            continue;
+        t = dmin(t, j->due - now);
     }
     return t <= 0 ? 0 : (int)(t * 1000.0) + 1;
 }
 
 void consumer_links_changed(consumer *c)
 {
+    job *j;
+
+    /* Leases may have run short while a connection was down: renew now. */
+    for (j = c->jobs; j != NULL; j = j->next)
+        if (holds_lease(j))
+            j->heartbeat_at = 0;
     c->group_ok = 0;
     c->reread = 1;
     apr_cpystrn(c->reread_cursor, "0", sizeof(c->reread_cursor));
@@ -722,7 +900,9 @@ void consumer_abort_all(consumer *c, wlinks *l)
 
     c->l = l;
     while ((j = c->jobs) != NULL) {
-        if ((j->state == J_REQUEST || j->state == J_BACKOFF) && pg_up(c))
+        /* A job past its result write (SETTLE, POST) left a final row: the
+         * restart re-reads the entry and runs the final steps then. */
+        if (holds_lease(j) && pg_up(c))
             store_release(l->pg, j->reply_id, j->row.generation,
                           wclock_now(c->cfg->test_clock_file));
         wlog(WLOG_NOTICE, GCWNO(00046), "reply %" PRId64 ": aborted by the "

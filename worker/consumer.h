@@ -46,7 +46,9 @@ int consumer_busy(const consumer *c);
 
 /* Shutdown: drops every job without acknowledging it (its entry stays
  * pending, to be re-read on restart, claimed or swept), ending our leases
- * so that a restart can claim them at once. */
+ * so that a restart can claim them at once. A job whose result is already
+ * stored loses nothing: the restart's claim finds the row final and runs
+ * its final steps (refund, final event, wake-up) then. */
 void consumer_abort_all(consumer *c, wlinks *l);
 
 #endif

@@ -37,15 +37,17 @@ int events_wake(redisContext *c, int64_t reply_id, char *err, size_t errlen)
     return wredis_run(c, &pp, NULL, err, errlen);
 }
 
-int events_refund(redisContext *c, apr_pool_t *p, int64_t user_id,
-                  int64_t prompt_created, char *err, size_t errlen)
+int events_refund(redisContext *c, apr_pool_t *p, int64_t reply_id,
+                  int64_t user_id, int64_t prompt_created, char *err,
+                  size_t errlen)
 {
     wredis_pipe pp = { 0 };
-    char key[96];
+    char key[96], mark[64];
 
     snprintf(key, sizeof(key), GC_KEY_QUOTA_FMT, user_id,
              gc_job_day(p, prompt_created));
-    wredis_add(&pp, NULL, 0, "EVAL", GC_LUA_QUOTA_REFUND, "1", key,
+    snprintf(mark, sizeof(mark), GC_KEY_REFUND_FMT, reply_id);
+    wredis_add(&pp, NULL, 0, "EVAL", GC_LUA_QUOTA_REFUND, "2", key, mark,
                (const char *)NULL);
     return wredis_run(c, &pp, NULL, err, errlen);
 }

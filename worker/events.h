@@ -19,8 +19,10 @@ int events_wake(redisContext *c, int64_t reply_id, char *err, size_t errlen);
 
 /* Gives a failed reply's prompt back: GC_LUA_QUOTA_REFUND on the quota key
  * of the user and of the UTC day holding prompt_created (Unix s;
- * gc_job_day names the day). */
-int events_refund(redisContext *c, apr_pool_t *p, int64_t user_id,
-                  int64_t prompt_created, char *err, size_t errlen);
+ * gc_job_day names the day), with the reply's refund marker: repeating it
+ * (a lost reply, a re-run after a crash) refunds once. */
+int events_refund(redisContext *c, apr_pool_t *p, int64_t reply_id,
+                  int64_t user_id, int64_t prompt_created, char *err,
+                  size_t errlen);
 
 #endif

@@ -349,6 +349,7 @@ void gemini_result(gemini_call *g, CURLcode rc, apr_pool_t *out,
         g->r.too_large = 1;
 
     *r = g->r;
+    r->streaming = g->streaming;
     r->text_len = g->text_len;
     /* Strings out of the call's pool, which the caller is about to drop. */
     r->error_status = r->error_status ? apr_pstrdup(out, r->error_status) : NULL;

@@ -7,6 +7,7 @@
 #include <apr_pools.h>
 
 typedef struct {
+    int streaming;               /* streamGenerateContent?alt=sse */
     const char *transport_error; /* libcurl's reason, or NULL */
     long http_status;            /* 0 when no response came */
     int too_large;               /* the response passed the size cap */
@@ -34,13 +35,17 @@ typedef enum { OUTCOME_DONE, OUTCOME_FAILED, OUTCOME_RETRY } outcome_kind;
 typedef struct {
     outcome_kind kind;
     const char *error;   /* DONE: NULL or "reply truncated (MAX_TOKENS)";
-                          * FAILED / RETRY: a readable reason */
+                          * FAILED / RETRY: a short reason safe to show the
+                          * client (stored in messages.error): our own
+                          * words plus at most a code and an enum name */
+    const char *detail;  /* FAILED / RETRY: what libcurl or Gemini said, for
+                          * the log only (scrub it: outcome_scrub); or NULL */
     long hint_ms;        /* RETRY: the server's wait (RetryInfo, else
                           * Retry-After), or -1 */
 } outcome;
 
-/* Classifies r (error texts in pool p). The reason never holds the key:
- * callers scrub it anyway (outcome_scrub). */
+/* Classifies r (texts in pool p). Upstream and library messages go only
+ * into detail, never into error. */
 void outcome_classify(apr_pool_t *p, const attempt_result *r, outcome *o);
 
 /* A copy of s, at most max bytes (cut on a UTF-8 boundary), control

@@ -171,18 +171,20 @@ int queue_touch(redisContext *c, const char *consumer, const char *id,
 }
 
 int queue_add(redisContext *c, int64_t reply_id, int64_t now, int generation,
-              char *err, size_t errlen)
+              int64_t lease_until, char *err, size_t errlen)
 {
     wredis_pipe pp = { 0 };
-    char v[8], id[24], at[24], gen[16];
+    char v[8], id[24], at[24], gen[16], lu[24];
 
     snprintf(v, sizeof(v), "%d", GC_JOB_VERSION);
     snprintf(id, sizeof(id), "%" PRId64, reply_id);
     snprintf(at, sizeof(at), "%" PRId64, now);
     snprintf(gen, sizeof(gen), "%d", generation);
+    snprintf(lu, sizeof(lu), "%" PRId64, lease_until);
     if (generation >= 0)
         wredis_add(&pp, NULL, 0, "XADD", GC_KEY_JOBS, "*", "v", v, "reply_id",
-                   id, "enqueued_at", at, "generation", gen, (const char *)NULL);
+                   id, "enqueued_at", at, "generation", gen, "lease_until", lu,
+                   (const char *)NULL);
     else
         wredis_add(&pp, NULL, 0, "XADD", GC_KEY_JOBS, "*", "v", v, "reply_id",
                    id, "enqueued_at", at, (const char *)NULL);

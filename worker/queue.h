@@ -45,8 +45,9 @@ int queue_done(redisContext *c, const char *id, char *err, size_t errlen);
 int queue_touch(redisContext *c, const char *consumer, const char *id,
                 char *err, size_t errlen);
 
-/* XADD of a job (v, reply_id, enqueued_at, and generation when >= 0). */
+/* XADD of a job (v, reply_id, enqueued_at, and generation and
+ * lease_until when generation >= 0: a swept entry). */
 int queue_add(redisContext *c, int64_t reply_id, int64_t now, int generation,
-              char *err, size_t errlen);
+              int64_t lease_until, char *err, size_t errlen);
 
 #endif

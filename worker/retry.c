@@ -84,3 +84,10 @@ long retry_backoff_ms(int n, double rand01)
     d += (long)(rand01 * RETRY_JITTER_MS);
     return d > RETRY_CAP_MS ? RETRY_CAP_MS : d;
 }
+
+long retry_wait_ms(int n, long hint_ms, double rand01)
+{
+    if (hint_ms >= 0)
+        return hint_ms < RETRY_MIN_WAIT_MS ? RETRY_MIN_WAIT_MS : hint_ms;
+    return retry_backoff_ms(n, rand01);
+}

@@ -9,6 +9,7 @@
 #define RETRY_FACTOR 2
 #define RETRY_CAP_MS 60000L
 #define RETRY_JITTER_MS 1000L
+#define RETRY_MIN_WAIT_MS 250L   /* floor under a server's hint ("0s") */
 
 /* 1 for 408, 429, 500, 502, 503 and 504. */
 int retry_status_retryable(long http_status);
@@ -25,5 +26,10 @@ long retry_parse_retry_after_ms(const char *v, int64_t now_unix);
  * RETRY_INITIAL_MS * RETRY_FACTOR^(n-1) plus rand01 * RETRY_JITTER_MS of
  * jitter, never above RETRY_CAP_MS. rand01 is in [0, 1]. */
 long retry_backoff_ms(int n, double rand01);
+
+/* The wait before retry number n: the server's hint (hint_ms >= 0) but at
+ * least RETRY_MIN_WAIT_MS, so "Retry-After: 0" or "retryDelay": "0s"
+ * cannot make a busy retry loop; else retry_backoff_ms(n, rand01). */
+long retry_wait_ms(int n, long hint_ms, double rand01);
 
 #endif

@@ -10,17 +10,17 @@
 
 int sweeper_run(wlinks *l, apr_pool_t *scratch, int64_t now, int grace)
 {
-    int64_t *ids;
+    int64_t *ids, *leases;
     int *gens, n, i, rc;
     char err[256];
 
-    rc = store_sweep(l->pg, scratch, now, grace, &ids, &gens, &n);
+    rc = store_sweep(l->pg, scratch, now, grace, &ids, &gens, &leases, &n);
     if (rc == STORE_BROKEN)
         l->pg_broken = 1;
     if (rc != STORE_OK)
         return -1;
     for (i = 0; i < n; i++) {
-        rc = queue_add(l->redis, ids[i], now, gens[i], err, sizeof(err));
+        rc = queue_add(l->redis, ids[i], now, gens[i], leases[i], err, sizeof(err));
         if (rc != WREDIS_OK) {
             /* The rest stay leased for grace s, then the next sweep
              * finds them again. */

@@ -33,7 +33,7 @@ enum { K_DATABASE_URL, K_REDIS_URL, K_GEMINI_API_KEY, K_GEMINI_API_BASE,
        K_MAX_OUTPUT_TOKENS, K_STREAMING, K_REQUEST_TIMEOUT_MS,
        K_MAX_RETRY_WAIT_MS, K_LEASE_SECONDS, K_SWEEPER_GRACE,
        K_SWEEP_INTERVAL_MS, K_CLAIM_IDLE_MS, K_TEST_CLOCK_FILE,
-       K_SHUTDOWN_GRACE_MS, K_COUNT };
+       K_SHUTDOWN_GRACE_MS, K_MAX_GENERATIONS, K_COUNT };
 
 static const char *const key_names[K_COUNT] = {
     "database_url", "redis_url", "gemini_api_key", "gemini_api_base",
@@ -42,7 +42,7 @@ static const char *const key_names[K_COUNT] = {
     "max_output_tokens", "streaming", "request_timeout_ms",
     "max_retry_wait_ms", "lease_seconds", "sweeper_grace",
     "sweep_interval_ms", "claim_idle_ms", "test_clock_file",
-    "shutdown_grace_ms"
+    "shutdown_grace_ms", "max_generations"
 };
 
 /* Whole-number keys with their ranges (the rest are handled one by one). */
@@ -58,6 +58,7 @@ static const struct {
     { K_SWEEP_INTERVAL_MS, 100, 3600000L },
     { K_CLAIM_IDLE_MS, 1000, 86400000L },
     { K_SHUTDOWN_GRACE_MS, 0, 600000L },
+    { K_MAX_GENERATIONS, 1, 1000 },
 };
 
 worker_config *worker_config_create(apr_pool_t *p)
@@ -77,6 +78,7 @@ worker_config *worker_config_create(apr_pool_t *p)
     c->sweep_interval_ms = WORKER_DEFAULT_SWEEP_INTERVAL_MS;
     c->claim_idle_ms = WORKER_DEFAULT_CLAIM_IDLE_MS;
     c->shutdown_grace_ms = WORKER_DEFAULT_SHUTDOWN_GRACE_MS;
+    c->max_generations = WORKER_DEFAULT_MAX_GENERATIONS;
     return c;
 }
 
@@ -163,6 +165,7 @@ static const char *set_key(worker_config *c, apr_pool_t *p, int k,
         case K_SWEEP_INTERVAL_MS:   c->sweep_interval_ms = n; break;
         case K_CLAIM_IDLE_MS:       c->claim_idle_ms = n; break;
         case K_SHUTDOWN_GRACE_MS:   c->shutdown_grace_ms = n; break;
+        case K_MAX_GENERATIONS:     c->max_generations = (int)n; break;
         }
         return NULL;
     }

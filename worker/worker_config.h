@@ -20,6 +20,7 @@
 #define WORKER_DEFAULT_SWEEP_INTERVAL_MS 5000L
 #define WORKER_DEFAULT_CLAIM_IDLE_MS 60000L
 #define WORKER_DEFAULT_SHUTDOWN_GRACE_MS 5000L
+#define WORKER_DEFAULT_MAX_GENERATIONS 5
 
 typedef struct {
     /* From the file or the environment. */
@@ -46,6 +47,8 @@ typedef struct {
     long claim_idle_ms;          /* XAUTOCLAIM entries idle this long */
     const char *test_clock_file; /* offset added to the clock; NULL: none */
     long shutdown_grace_ms;      /* calls in flight may finish this long */
+    int max_generations;         /* runs of one reply (re-runs after a worker
+                                  * died) before it fails for good */
 
     const char *env_error;       /* a bad value from the environment */
 

@@ -4,7 +4,7 @@
  * and operators can grep for one event. The GCW range is the worker's; the
  * module uses GC, httpd AH.
  *
- * Next free tag: GCW00049  (take it, then bump this line)
+ * Next free tag: GCW00054  (take it, then bump this line)
  */
 #ifndef WORKER_LOG_H
 #define WORKER_LOG_H

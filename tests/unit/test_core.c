@@ -10,6 +10,7 @@
 
 #include "gc_b64.h"
 #include "gc_crypto.h"
+#include "gc_job.h"
 #include "gc_json.h"
 #include "gc_jwt.h"
 #include "gc_otp.h"
@@ -1027,6 +1028,27 @@ static void run(apr_pool_t *root, void (*fn)(apr_pool_t *))
     apr_pool_destroy(p);
 }
 
+/* The job codec: the sweeper's fields, and entries without them. */
+static void test_job(apr_pool_t *p)
+{
+    const char *f1[] = { "v", "reply_id", "enqueued_at" };
+    const char *v1[] = { "1", "42", "1700000000" };
+    const char *f2[] = { "v", "reply_id", "generation", "lease_until" };
+    const char *v2[] = { "1", "42", "3", "1700000030500000" };
+    const char *v3[] = { "1", "42", "3", "soon" };
+    gc_job_t j;
+
+    (void)p;
+    OK(gc_job_decode(f1, v1, 3, &j) == NULL && j.reply_id == 42, "a module's job decodes");
+    OK(j.swept_generation == -1 && j.swept_lease_until == -1, "... not swept");
+    OK(gc_job_decode(f2, v2, 4, &j) == NULL && j.swept_generation == 3,
+       "a swept job decodes with its generation");
+    INT_EQ(j.swept_lease_until, INT64_C(1700000030500000), "... and the lease the sweeper set");
+    OK(gc_job_decode(f2, v3, 4, &j) == NULL && j.swept_lease_until == -1,
+       "a bad lease_until is none (the claim then needs a lease that ran out)");
+    OK(strstr(GC_LUA_QUOTA_REFUND, "'172800'") != NULL, "the refund marker lives two days");
+}
+
 /* Adapters for the groups that need no pool. */
 static void test_utf8_p(apr_pool_t *p) { (void)p; test_utf8(); }
 static void test_ids_p(apr_pool_t *p) { (void)p; test_ids(); }
@@ -1058,6 +1080,7 @@ int main(void)
     run(root, test_json_dump);
     run(root, test_json_parse);
     run(root, test_json_alias_set);
+    run(root, test_job);
     rc = unit_done();
     apr_pool_destroy(root);
     apr_terminate();

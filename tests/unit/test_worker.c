@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "outcome.h"
+#include "pg_params.h"
 #include "reply_parse.h"
 #include "request.h"
 #include "retry.h"
@@ -173,6 +174,56 @@ static void test_retry(void)
     INT_EQ(retry_backoff_ms(2, 0), 2000, "then 2 s");
     INT_EQ(retry_backoff_ms(4, 0.5), 8500, "then 8 s plus jitter");
     INT_EQ(retry_backoff_ms(10, 1), 60000, "capped at 60 s");
+    INT_EQ(retry_wait_ms(1, 0, 0), RETRY_MIN_WAIT_MS, "a hint of 0 waits the floor (250 ms)");
+    INT_EQ(retry_wait_ms(1, 100, 0), RETRY_MIN_WAIT_MS, "a hint below the floor waits the floor");
+    INT_EQ(retry_wait_ms(2, 37000, 0), 37000, "a longer hint is honoured");
+    INT_EQ(retry_wait_ms(2, -1, 0), 2000, "no hint: the backoff");
+}
+
+/* ---- PostgreSQL connection parameters --------------------------------- */
+
+/* The value of key in a NULL-terminated keys/vals pair, or NULL. */
+static const char *param(const char *const *k, const char *const *v, const char *key)
+{
+    for (; *k; k++, v++)
+        if (strcmp(*k, key) == 0)
+            return *v;
+    return NULL;
+}
+
+static void test_pg_params(apr_pool_t *p)
+{
+    const char *const *k, *const *v;
+
+    OK(pg_params_build(p, "postgresql://u:pw@db.example:5433/gc", &k, &v) == NULL,
+       "a URI parses");
+    STR_EQ(param(k, v, "host"), "db.example", "... its host is kept");
+    STR_EQ(param(k, v, "port"), "5433", "... its port");
+    STR_EQ(param(k, v, "password"), "pw", "... its password");
+    STR_EQ(param(k, v, "dbname"), "gc", "... its database");
+    STR_EQ(param(k, v, "connect_timeout"), "5", "connect_timeout defaults to 5 s");
+    STR_EQ(param(k, v, "tcp_user_timeout"), "10000", "tcp_user_timeout added");
+    STR_EQ(param(k, v, "keepalives"), "1", "keepalives on");
+    STR_EQ(param(k, v, "options"), "-c statement_timeout=5000 -c lock_timeout=2000",
+           "statement and lock time-outs in options");
+
+    OK(pg_params_build(p, "postgresql://127.0.0.1/gc?connect_timeout=9"
+                       "&options=-c%20search_path%3Dx%20-c%20statement_timeout%3D1000",
+                       &k, &v) == NULL, "a URI with its own options parses");
+    STR_EQ(param(k, v, "connect_timeout"), "9", "the URL's connect_timeout wins");
+    STR_EQ(param(k, v, "options"), "-c search_path=x -c statement_timeout=1000 -c lock_timeout=2000",
+           "the URL's options kept; only the missing time-out added");
+
+    OK(pg_params_build(p, "host=/run/pg dbname=gc tcp_user_timeout=3000 "
+                       "options='-c lock_timeout=10'", &k, &v) == NULL,
+       "a key=value string parses");
+    STR_EQ(param(k, v, "host"), "/run/pg", "... its host is kept");
+    STR_EQ(param(k, v, "tcp_user_timeout"), "3000", "... its tcp_user_timeout wins");
+    STR_EQ(param(k, v, "options"), "-c lock_timeout=10 -c statement_timeout=5000",
+           "... its lock_timeout kept, statement_timeout added");
+    OK(pg_params_build(p, "postgresql://[bad", &k, &v) != NULL, "a bad URL is refused");
+    OK(pg_params_build(p, "nonsense without equals", &k, &v) != NULL,
+       "a bad key=value string is refused");
 }
 
 /* ---- outcome rules ------------------------------------------------------ */
@@ -236,7 +287,10 @@ static void test_outcome(apr_pool_t *p)
     o = classify(p, r);
     OK(o.kind == OUTCOME_RETRY, "429: retried");
     INT_EQ(o.hint_ms, 37000, "RetryInfo wins over Retry-After");
-    STR_EQ(o.error, "Gemini error 429 RESOURCE_EXHAUSTED: slow down", "readable reason");
+    STR_EQ(o.error, "Gemini refused the request for now (429 RESOURCE_EXHAUSTED)",
+           "a short reason for the client");
+    STR_EQ(o.detail, "Gemini error 429 RESOURCE_EXHAUSTED: slow down",
+           "Gemini's message only in the detail (for the log)");
     r.retry_delay_ms = -1;
     o = classify(p, r);
     INT_EQ(o.hint_ms, 5000, "else Retry-After");
@@ -249,6 +303,13 @@ static void test_outcome(apr_pool_t *p)
     r.error_message = "API key not valid.";
     o = classify(p, r);
     OK(o.kind == OUTCOME_FAILED, "400: failed at once");
+    STR_EQ(o.error, "Gemini rejected the request (400 INVALID_ARGUMENT)",
+           "400: the client sees code and status only");
+    OK(o.detail && strstr(o.detail, "API key not valid."), "... the message goes to the log");
+    r.error_status = "INVALID ARGUMENT <script>";
+    STR_EQ(classify(p, r).error, "Gemini rejected the request (400 INVALIDARGUMENTscript)",
+           "an odd status name is reduced to letters, digits and '_'");
+    r.error_status = "INVALID_ARGUMENT";
     r.http_status = r.error_code = 403;
     OK(classify(p, r).kind == OUTCOME_FAILED, "403: failed at once");
     r.http_status = r.error_code = 404;
@@ -266,20 +327,49 @@ static void test_outcome(apr_pool_t *p)
     r.error_code = 502;
     r.error_snippet = "<html>Bad Gateway</html>";
     o = classify(p, r);
-    OK(o.kind == OUTCOME_RETRY && strstr(o.error, "502") && strstr(o.error, "Bad Gateway"),
-       "a non-JSON 502: retried, readable");
+    OK(o.kind == OUTCOME_RETRY && strstr(o.error, "502") && !strstr(o.error, "Bad Gateway"),
+       "a non-JSON 502: retried, the client sees the code only");
+    OK(o.detail && strstr(o.detail, "Bad Gateway"), "... the body's head goes to the log");
 
     r = ok200(NULL, 2);
     r.http_status = 200;
     r.transport_error = "Timeout was reached";
     o = classify(p, r);
-    OK(o.kind == OUTCOME_RETRY && strstr(o.error, "Timeout"), "a transport error: retried");
+    OK(o.kind == OUTCOME_RETRY, "a transport error: retried");
+    STR_EQ(o.error, "the model service could not be reached", "... a short reason");
+    OK(o.detail && strstr(o.detail, "Timeout"), "... libcurl's words in the detail");
     r.finish_reason = "STOP";
     OK(classify(p, r).kind == OUTCOME_DONE, "a break after the last chunk loses nothing");
 
     r = ok200("STOP", 5);
     r.too_large = 1;
     OK(classify(p, r).kind == OUTCOME_FAILED, "an oversized response: failed");
+
+    r = ok200(NULL, 5);
+    r.streaming = 1;
+    o = classify(p, r);
+    OK(o.kind == OUTCOME_RETRY, "a stream that ends cleanly without finishReason: retried");
+    STR_EQ(o.error, "the model service ended the reply early", "... as a cut-short reply");
+    r.finish_reason = "STOP";
+    OK(classify(p, r).kind == OUTCOME_DONE, "a stream with its finishReason: done");
+    r = ok200(NULL, 0);
+    r.streaming = 1;
+    r.has_candidates = 0;
+    r.block_reason = "SAFETY";
+    o = classify(p, r);
+    OK(o.kind == OUTCOME_FAILED, "a streamed block without finishReason: failed, not retried");
+    STR_EQ(o.error, "prompt blocked (SAFETY)", "... named");
+
+    r = ok200(NULL, 0);
+    r.malformed = 1;
+    o = classify(p, r);
+    OK(o.kind == OUTCOME_FAILED, "a complete 2xx body that is not JSON: permanent");
+    STR_EQ(o.error, "the model service returned an unreadable answer", "... a short reason");
+
+    o = classify(p, ok200("RECITATION", 0));
+    STR_EQ(o.error, "the model stopped: RECITATION", "another finishReason: named");
+    o = classify(p, ok200("BAD\nREASON: see http://x", 0));
+    STR_EQ(o.error, "the model stopped: BADREASONseehttpx", "... reduced to a safe name");
 
     STR_EQ(outcome_scrub(p, "bad key AIzaSECRET1 here\n", "AIzaSECRET1", 100),
            "bad key *** here ", "the key is masked, control characters made spaces");
@@ -352,6 +442,7 @@ int main(void)
     test_retry();
     test_outcome(p);
     test_request(p);
+    test_pg_params(p);
     apr_pool_destroy(p);
     apr_terminate();
     return unit_done();

@@ -116,7 +116,13 @@ static int gemclone_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t
     const char *err;
 
     for (sp = s; sp; sp = sp->next) {
-        if ((err = gc_config_finish(pconf, sp, gc_config_get(sp))) != NULL) {
+        err = gc_config_finish(pconf, sp, gc_config_get(sp));
+        /* One Redis pool per child, made from the main server's URL. */
+        if (!err && sp != s && strcmp(gc_config_get(sp)->redis_url, gc_config_get(s)->redis_url)) {
+            err = GC_DIR_REDIS_URL " may only be set in the main server "
+                  "(each child keeps one Redis pool)";
+        }
+        if (err) {
             GCLOG_S(sp, APLOG_STARTUP | APLOG_EMERG, 0, "GC00001",
                     "mod_gemclone configuration error%s%s: %s",
                     sp->defn_name ? " in the virtual host at " : "",

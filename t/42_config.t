@@ -11,7 +11,7 @@ use File::Temp ();
 use File::Spec ();
 use GC::Test;
 
-plan tests => 92;
+plan tests => 95;
 
 my $HTTPD = Apache::Test::vars('httpd') || '/usr/sbin/apache2';
 my $MODDIR = '/usr/lib/apache2/modules';
@@ -171,3 +171,6 @@ passes('a vhost overriding only the OTP delivery URL, inheriting its secret',
              . "</VirtualHost>");
 fails('a vhost with a bad GemCloneRedisURL', qr/GemCloneRedisURL/,
       tail => "<VirtualHost 127.0.0.1:2>\n    GemCloneRedisURL \"http://127.0.0.1/\"\n</VirtualHost>");
+fails('a vhost with a Redis of its own (one pool per child)',
+      qr/GemCloneRedisURL may only be set in the main server/,
+      tail => "<VirtualHost 127.0.0.1:2>\n    GemCloneRedisURL \"redis://127.0.0.1:6390/1\"\n</VirtualHost>");

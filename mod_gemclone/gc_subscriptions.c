@@ -18,6 +18,7 @@
 
 #define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 #define STRIPE_TIMEOUT_MS 15000L
+#define STRIPE_BUDGET_MS 25000L      /* all attempts together: a client waits at most this */
 #define STRIPE_ATTEMPTS 3
 
 /* Appends key=value, both form-escaped, to a form body. */
@@ -76,6 +77,7 @@ int gc_subscribe_pro(gc_req *q)
     gc_db_status st;
     gc_http_result res;
     json_t *session, *data;
+    apr_time_t deadline;
     int attempt, rc = -1;
 
     if (!q->cfg->stripe_secret_key) {
@@ -103,11 +105,20 @@ int gc_subscribe_pro(gc_req *q)
     headers[1] = "Content-Type: application/x-www-form-urlencoded";
     headers[2] = apr_pstrcat(q->r->pool, "Idempotency-Key: ", idem, NULL);
     headers[3] = NULL;
+    memset(&res, 0, sizeof(res));
+    res.transport_error = "no time left for an attempt";
+    deadline = apr_time_now() + apr_time_from_msec(STRIPE_BUDGET_MS);
     for (attempt = 0; attempt < STRIPE_ATTEMPTS; attempt++) {
+        long left_ms;
         if (attempt > 0) {
             apr_sleep(apr_time_from_msec(500L << (attempt - 1)));
         }
-        rc = gc_http_post(q, url, headers, form, strlen(form), STRIPE_TIMEOUT_MS, &res);
+        left_ms = (long)apr_time_as_msec(deadline - apr_time_now());
+        if (left_ms < 1000) {
+            break;
+        }
+        rc = gc_http_post(q, url, headers, form, strlen(form),
+                          left_ms < STRIPE_TIMEOUT_MS ? left_ms : STRIPE_TIMEOUT_MS, &res);
         if (!stripe_retryable(rc, &res)) {
             break;
         }

@@ -1,4 +1,5 @@
 /* The job codec shared by the module and the worker. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,11 @@ static int parse_positive(const char *s, int64_t *out)
     if (!s || !*s) {
         return 0;
     }
+    errno = 0;
     v = strtoll(s, &end, 10);
-    if (*end || v <= 0) {
+    /* ERANGE: an out-of-range id would otherwise come back as LLONG_MAX,
+     * another reply's id in principle. */
+    if (*end || v <= 0 || errno == ERANGE) {
         return 0;
     }
     *out = (int64_t)v;

@@ -116,6 +116,7 @@ gc_sig_status_t gc_sig_verify(apr_pool_t *p, const char *header,
     const char *expected;
     sig_header_t h;
     gc_sig_status_t st;
+    int64_t dist;
     int i, match = 0;
 
     if (header == NULL || *header == '\0')
@@ -131,7 +132,10 @@ gc_sig_status_t gc_sig_verify(apr_pool_t *p, const char *header,
         match |= gc_ct_equal(expected, 2 * GC_SHA256_LEN, h.v1[i], h.v1len[i]);
     if (!match)
         return GC_SIG_MISMATCH;
-    if (h.t > now ? h.t - now > tolerance : now - h.t > tolerance)
+    /* |now - t| > tolerance; a distance that overflows int64 (a "now" far
+     * below zero) is stale too, rather than undefined (found by fuzzing). */
+    if (__builtin_sub_overflow(h.t > now ? h.t : now, h.t > now ? now : h.t, &dist)
+        || dist > tolerance)
         return GC_SIG_STALE;
     return GC_SIG_OK;
 }

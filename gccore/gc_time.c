@@ -62,7 +62,9 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 char *gc_time_rfc3339(apr_pool_t *p, int64_t t)
 {
     int64_t days = floor_div(t, SECS_PER_DAY);
-    int64_t secs = t - days * SECS_PER_DAY;
+    /* The seconds into the day from t's remainder, not t - days * 86400,
+     * which overflows for t within a day of INT64_MIN (found by fuzzing). */
+    int64_t secs = t % SECS_PER_DAY < 0 ? t % SECS_PER_DAY + SECS_PER_DAY : t % SECS_PER_DAY;
     int64_t y;
     int m, d;
 

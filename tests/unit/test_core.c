@@ -451,6 +451,10 @@ static void test_sig(apr_pool_t *p)
            "empty element is MALFORMED");
     INT_EQ(gc_sig_verify(p, gc_sig_header(p, "s", 1, "", 0, 5), "s", 1, "", 0, 5, 0), GC_SIG_OK,
            "sig_header -> sig_verify round trip with an empty body");
+    /* Found by tests/fuzz/fuzz_sig: |now - t| overflowed for a now near INT64_MIN. */
+    INT_EQ(sig(p, "t=1700000000,v1=" EVT_V1, INT64_MIN), GC_SIG_STALE,
+           "now = INT64_MIN is STALE, without overflow");
+    INT_EQ(sig(p, "t=1700000000,v1=" EVT_V1, INT64_MAX), GC_SIG_STALE, "now = INT64_MAX is STALE");
 }
 
 /* ------------------------------------------------------------- password -- */
@@ -775,6 +779,9 @@ static void test_time(apr_pool_t *p)
     STR_EQ(gc_time_rfc3339(p, 951782400), "2000-02-29T00:00:00Z", "rfc3339 of a leap day");
     STR_EQ(gc_time_rfc3339(p, -1), "1969-12-31T23:59:59Z", "rfc3339 of -1");
     STR_EQ(gc_time_rfc3339(p, 4102444800LL), "2100-01-01T00:00:00Z", "rfc3339 of 2100");
+    /* Found by tests/fuzz/fuzz_time_url_job: t - days * 86400 overflowed near INT64_MIN. */
+    STR_EQ(gc_time_rfc3339(p, INT64_MIN), "-292277022657-01-27T08:29:52Z", "rfc3339 of INT64_MIN");
+    STR_EQ(gc_time_rfc3339(p, INT64_MAX), "292277026596-12-04T15:30:07Z", "rfc3339 of INT64_MAX");
     test_time_oracle(p);
 
     parse_is("2026-11-24T08:15:00Z", 1, 1795508100);
@@ -1040,6 +1047,10 @@ static void test_job(apr_pool_t *p)
 
     (void)p;
     OK(gc_job_decode(f1, v1, 3, &j) == NULL && j.reply_id == 42, "a module's job decodes");
+    /* Found by tests/fuzz/fuzz_time_url_job: strtoll's ERANGE went unseen. */
+    v1[1] = "99999999999999999999";
+    OK(gc_job_decode(f1, v1, 3, &j) != NULL, "an out-of-range reply_id is refused, not clamped");
+    v1[1] = "42";
     OK(j.swept_generation == -1 && j.swept_lease_until == -1, "... not swept");
     OK(gc_job_decode(f2, v2, 4, &j) == NULL && j.swept_generation == 3,
        "a swept job decodes with its generation");

@@ -8,6 +8,8 @@ GC_PACKAGES=(
     libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev postgresql
     redis-server libapache2-mod-perl2 autoconf automake libtool pkg-config
     libpq-dev wrk
+    # the fuzz smoke of scripts/check: clang with libFuzzer and the sanitizers
+    clang libclang-rt-14-dev
 )
 
 # Prints the packages of GC_PACKAGES that are not fully installed.

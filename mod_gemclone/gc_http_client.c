@@ -105,7 +105,17 @@ int gc_http_post(gc_req *q, const char *url, const char *const headers[], const 
         }
         list = longer;
     }
-    list = curl_slist_append(list, apr_pstrcat(p, "X-Request-Id: ", q->request_id, NULL));
+    {
+        struct curl_slist *longer =
+            curl_slist_append(list, apr_pstrcat(p, "X-Request-Id: ", q->request_id, NULL));
+        if (!longer) {
+            curl_slist_free_all(list);
+            curl_easy_cleanup(h);
+            out->transport_error = "out of memory";
+            return -1;
+        }
+        list = longer;
+    }
     /* Cleanups run newest first: the handle goes before the list it uses. */
     apr_pool_cleanup_register(p, list, slist_cleanup, apr_pool_cleanup_null);
     apr_pool_cleanup_register(p, h, easy_cleanup, apr_pool_cleanup_null);

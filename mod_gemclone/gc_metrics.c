@@ -7,6 +7,7 @@
 #include "apr_shm.h"
 #include "apr_strings.h"
 #include "http_protocol.h"
+#include "http_config.h"
 
 #include "gc_metrics.h"
 #include "gc_handlers.h"
@@ -23,23 +24,40 @@
 static apr_uint32_t *counters;   /* [(routes + 1) * CLASSES], shared */
 static size_t nslots;
 
+/* Kept across graceful restarts (ap_retained_data), so the counters survive
+ * them and children from before a restart keep counting into the segment
+ * that is still read. */
+typedef struct {
+    apr_shm_t *shm;
+    size_t size;
+} retained_metrics;
+
 apr_status_t gc_metrics_init(apr_pool_t *pconf, server_rec *s)
 {
-    apr_shm_t *shm;
+    retained_metrics *kept = ap_retained_data_get("gemclone-metrics");
     apr_status_t rv;
     size_t size;
 
     nslots = gc_route_count() + 1;
     size = nslots * CLASSES * sizeof(apr_uint32_t);
-    /* Anonymous shared memory: inherited by every child at fork. */
-    rv = apr_shm_create(&shm, size, NULL, pconf);
-    if (rv != APR_SUCCESS) {
-        GCLOG_S(s, APLOG_ERR, rv, "GC00140", "no shared memory for metrics: counting is off");
-        counters = NULL;
-        return rv;
+    if (!kept) {
+        kept = ap_retained_data_create("gemclone-metrics", sizeof(*kept));
     }
-    counters = apr_shm_baseaddr_get(shm);
-    memset(counters, 0, size);
+    if (!kept->shm || kept->size != size) {
+        /* Anonymous shared memory in the process pool: every child inherits
+         * it at fork, and it lives as long as the server. (A new module
+         * build with another route table gets a new segment.) */
+        rv = apr_shm_create(&kept->shm, size, NULL, s->process->pool);
+        if (rv != APR_SUCCESS) {
+            GCLOG_S(s, APLOG_ERR, rv, "GC00140", "no shared memory for metrics: counting is off");
+            kept->shm = NULL;
+            counters = NULL;
+            return rv;
+        }
+        kept->size = size;
+        memset(apr_shm_baseaddr_get(kept->shm), 0, size);
+    }
+    counters = apr_shm_baseaddr_get(kept->shm);
     return APR_SUCCESS;
 }
 

@@ -29,7 +29,13 @@ typedef struct {
 typedef struct {
     redisContext *c;
     apr_uint64_t uses;
+    apr_time_t last_used;    /* when it last answered */
 } redis_conn;
+
+/* A connection idle at least this long that fails at once on EOF/reset was
+ * closed by the server while idle (a Redis restart): the command never ran.
+ * A busy one may have died after running it, so it is not retried. */
+#define STALE_IDLE apr_time_from_msec(1000)
 
 /* The request's borrowed connection, kept in r->request_config. */
 typedef struct {
@@ -181,6 +187,7 @@ static redisReply *command_once(gc_req *q, redis_lease *l, int timeout_ms, int *
                                 const char *fmt, va_list ap)
 {
     redisReply *reply;
+    int idle;
     *stale = 0;
     if (!l->conn) {
         void *res = NULL;
@@ -194,6 +201,7 @@ static redisReply *command_once(gc_req *q, redis_lease *l, int timeout_ms, int *
         redisSetTimeout(l->conn->c, ms_to_tv(timeout_ms));
     }
     errno = 0;
+    idle = apr_time_now() - l->conn->last_used >= STALE_IDLE;
     reply = redisvCommand(l->conn->c, fmt, ap);
     if (!reply) {
         int err = errno;
@@ -201,7 +209,7 @@ static redisReply *command_once(gc_req *q, redis_lease *l, int timeout_ms, int *
          * a connection the server had closed while it sat in the pool (EOF,
          * reset, broken pipe) surely never ran the command; a time-out may
          * have, so it is never retried. */
-        *stale = l->conn->uses > 0
+        *stale = l->conn->uses > 0 && idle
                  && (l->conn->c->err == REDIS_ERR_EOF
                      || (l->conn->c->err == REDIS_ERR_IO
                          && (err == ECONNRESET || err == EPIPE)));
@@ -215,6 +223,7 @@ static redisReply *command_once(gc_req *q, redis_lease *l, int timeout_ms, int *
         redisSetTimeout(l->conn->c, ms_to_tv(child_pool->cfg->redis_timeout_ms));
     }
     l->conn->uses++;
+    l->conn->last_used = apr_time_now();
     return reply;
 }
 

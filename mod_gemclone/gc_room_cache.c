@@ -59,10 +59,17 @@ void gc_room_cache_put(gc_req *q, const char *generation, const char *json_text)
     }
 }
 
+/* Bumps the generation (kept a day past any list it could tag; a missing
+ * one reads as 0, and every list tagged before has expired by then). */
+static const char BUMP_LUA[] =
+    "local g = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) "
+    "redis.call('DEL', KEYS[2]) return g";
+
 void gc_room_cache_drop(gc_req *q)
 {
-    if (gc_redis_is_error(gc_redis_command(q, "INCR %s", generation_key(q)))
-        || gc_redis_is_error(gc_redis_command(q, "DEL %s", cache_key(q)))) {
+    if (gc_redis_is_error(gc_redis_command(q, "EVAL %s 2 %s %s %d", BUMP_LUA,
+                                           generation_key(q), cache_key(q),
+                                           q->cfg->room_cache_ttl + 86400))) {
         GCLOG(q, APLOG_WARNING, "GC00080", "could not drop the chatroom list cache of user %"
               APR_INT64_T_FMT, (apr_int64_t)q->user->id);
     }

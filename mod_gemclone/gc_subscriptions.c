@@ -109,13 +109,13 @@ int gc_subscribe_pro(gc_req *q)
     res.transport_error = "no time left for an attempt";
     deadline = apr_time_now() + apr_time_from_msec(STRIPE_BUDGET_MS);
     for (attempt = 0; attempt < STRIPE_ATTEMPTS; attempt++) {
-        long left_ms;
-        if (attempt > 0) {
-            apr_sleep(apr_time_from_msec(500L << (attempt - 1)));
-        }
-        left_ms = (long)apr_time_as_msec(deadline - apr_time_now());
+        long backoff_ms = attempt > 0 ? 500L << (attempt - 1) : 0;
+        long left_ms = (long)apr_time_as_msec(deadline - apr_time_now()) - backoff_ms;
         if (left_ms < 1000) {
             break;
+        }
+        if (backoff_ms) {
+            apr_sleep(apr_time_from_msec(backoff_ms));
         }
         rc = gc_http_post(q, url, headers, form, strlen(form),
                           left_ms < STRIPE_TIMEOUT_MS ? left_ms : STRIPE_TIMEOUT_MS, &res);

@@ -79,7 +79,8 @@ static int gemclone_handler(request_rec *r)
     /* Connections go back before the response is flushed to a slow client. */
     gc_db_release(q);
     gc_redis_release(q);
-    gc_metrics_count(q->route, r->status);
+    /* An endpoint that gave up returns the status httpd will send. */
+    gc_metrics_count(q->route, rc >= 100 ? rc : r->status);
     return rc;
 }
 

@@ -15,7 +15,6 @@
 #include "gc_session.h"
 #include "gc_log.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 #define NAME_MAX_POINTS 100
 
 static int mobile_taken(gc_req *q)
@@ -56,7 +55,7 @@ int gc_auth_signup(gc_req *q)
     args[0] = mobile;
     args[1] = name;
     args[2] = hash;
-    args[3] = I64(q, q->now);
+    args[3] = gc_sql_int(q, q->now);
     args[4] = args[3];
     if ((st = gc_db_select(q, GC_SQL_USER_INSERT, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
@@ -135,7 +134,7 @@ int gc_auth_reset_password(gc_req *q)
         return OK;
     }
     args[0] = hash;
-    args[1] = I64(q, q->now);
+    args[1] = gc_sql_int(q, q->now);
     args[2] = user_id;
     if ((st = gc_db_select(q, GC_SQL_USER_SET_PASSWORD, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
@@ -151,13 +150,13 @@ int gc_auth_logout(gc_req *q)
     gc_db_status st;
 
     args[0] = q->user->jti;
-    args[1] = I64(q, q->user->id);
-    args[2] = I64(q, q->user->token_exp + GC_TOKEN_LEEWAY);
+    args[1] = gc_sql_int(q, q->user->id);
+    args[2] = gc_sql_int(q, q->user->token_exp + GC_TOKEN_LEEWAY);
     if ((st = gc_db_exec(q, GC_SQL_TOKEN_REVOKE, args, NULL)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }
     /* Housekeeping: revocations of tokens that expired anyway. */
-    args[0] = I64(q, q->now);
+    args[0] = gc_sql_int(q, q->now);
     gc_db_exec(q, GC_SQL_REVOKED_PURGE, args, NULL);
     GCLOG(q, APLOG_INFO, "GC00063", "user %" APR_INT64_T_FMT " logged out",
           (apr_int64_t)q->user->id);

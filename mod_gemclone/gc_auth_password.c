@@ -15,7 +15,6 @@
 #include "gc_session.h"
 #include "gc_log.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 /* Longest password login will hash: a longer one can never have been set. */
 #define LOGIN_PASSWORD_MAX 1024
 
@@ -71,7 +70,7 @@ int gc_auth_change_password(gc_req *q)
                            LOGIN_PASSWORD_MAX, &current) != OK) {
         return OK;
     }
-    user_id = I64(q, q->user->id);
+    user_id = gc_sql_int(q, q->user->id);
     if ((st = gc_lockout_lookup(q, NULL, user_id, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }
@@ -98,7 +97,7 @@ int gc_auth_change_password(gc_req *q)
         return OK;
     }
     args[0] = hash;
-    args[1] = I64(q, q->now);
+    args[1] = gc_sql_int(q, q->now);
     args[2] = user_id;
     if ((st = gc_db_select(q, GC_SQL_USER_SET_PASSWORD, args, &updated)) != GC_DB_OK) {
         return gc_db_fail(q, st);

@@ -15,7 +15,6 @@
 #include "gc_room_cache.h"
 #include "gc_log.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 #define ROOM_NAME_MAX 100
 #define DEFAULT_ROOM_NAME "New chat"
 #define ROOM_RECENT_MESSAGES 50
@@ -29,8 +28,8 @@ int gc_room_not_found(gc_req *q)
 gc_db_status gc_room_fetch(gc_req *q, int64_t room_id, gc_rows **rows)
 {
     const char *args[2];
-    args[0] = I64(q, room_id);
-    args[1] = I64(q, q->user->id);
+    args[0] = gc_sql_int(q, room_id);
+    args[1] = gc_sql_int(q, q->user->id);
     return gc_db_select(q, GC_SQL_ROOM_GET, args, rows);
 }
 
@@ -45,9 +44,9 @@ int gc_room_create(gc_req *q)
                         &name) != OK) {
         return OK;
     }
-    args[0] = I64(q, q->user->id);
+    args[0] = gc_sql_int(q, q->user->id);
     args[1] = name ? name : DEFAULT_ROOM_NAME;
-    args[2] = I64(q, q->now);
+    args[2] = gc_sql_int(q, q->now);
     args[3] = args[2];
     if ((st = gc_db_select(q, GC_SQL_ROOM_INSERT, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
@@ -83,7 +82,7 @@ int gc_room_list(gc_req *q)
     if (cached) {
         return send_list(q, cached, 1);
     }
-    args[0] = I64(q, q->user->id);
+    args[0] = gc_sql_int(q, q->user->id);
     if ((st = gc_db_select(q, GC_SQL_ROOM_LIST, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }
@@ -130,9 +129,9 @@ int gc_room_rename(gc_req *q)
         return OK;
     }
     args[0] = name;
-    args[1] = I64(q, q->now);
-    args[2] = I64(q, q->ids[0]);
-    args[3] = I64(q, q->user->id);
+    args[1] = gc_sql_int(q, q->now);
+    args[2] = gc_sql_int(q, q->ids[0]);
+    args[3] = gc_sql_int(q, q->user->id);
     if ((st = gc_db_select(q, GC_SQL_ROOM_RENAME, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }
@@ -151,8 +150,8 @@ int gc_room_delete(gc_req *q)
     gc_db_status st;
     int affected = 0;
 
-    args[0] = I64(q, q->ids[0]);
-    args[1] = I64(q, q->user->id);
+    args[0] = gc_sql_int(q, q->ids[0]);
+    args[1] = gc_sql_int(q, q->user->id);
     if ((st = gc_db_exec(q, GC_SQL_ROOM_DELETE, args, &affected)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }

@@ -288,6 +288,11 @@ int gc_db_fail(gc_req *q, gc_db_status st)
     return gc_fail_internal(q, "database statement failed");
 }
 
+const char *gc_sql_int(gc_req *q, int64_t v)
+{
+    return apr_psprintf(q->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)v);
+}
+
 const char *gc_cell(const gc_rows *rows, int row, int col)
 {
     if (!rows || row >= rows->nrows || col >= rows->ncols) {

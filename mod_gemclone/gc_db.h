@@ -34,6 +34,9 @@ void gc_db_release(gc_req *q);
 /* Sends the 503 or 500 that st calls for. Returns OK. */
 int gc_db_fail(gc_req *q, gc_db_status st);
 
+/* A bigint statement argument: v as decimal text in request memory. */
+const char *gc_sql_int(gc_req *q, int64_t v);
+
 /* One cell, or NULL. */
 const char *gc_cell(const gc_rows *rows, int row, int col);
 

@@ -3,17 +3,17 @@
 #include "apr_strings.h"
 #include "http_protocol.h"
 
+#include "gc_db.h"
 #include "gc_lockout.h"
 #include "gc_http.h"
 #include "gc_log.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 
 gc_db_status gc_lockout_lookup(gc_req *q, const char *mobile, const char *id, gc_rows **rows)
 {
     const char *args[3];
-    args[0] = I64(q, q->now - q->cfg->auth_failure_window);
-    args[1] = I64(q, q->cfg->auth_failure_limit - 1);
+    args[0] = gc_sql_int(q, q->now - q->cfg->auth_failure_window);
+    args[1] = gc_sql_int(q, q->cfg->auth_failure_limit - 1);
     args[2] = mobile ? mobile : id;
     return gc_db_select(q, mobile ? GC_SQL_USER_BY_MOBILE_AUTH : GC_SQL_USER_BY_ID_AUTH,
                         args, rows);
@@ -51,9 +51,9 @@ int gc_lockout_check(gc_req *q, const gc_rows *rows)
 gc_db_status gc_lockout_record_failure(gc_req *q, int64_t user_id)
 {
     const char *args[4];
-    args[0] = I64(q, user_id);
-    args[1] = I64(q, q->now - q->cfg->auth_failure_window);
+    args[0] = gc_sql_int(q, user_id);
+    args[1] = gc_sql_int(q, q->now - q->cfg->auth_failure_window);
     args[2] = args[0];
-    args[3] = I64(q, q->now);
+    args[3] = gc_sql_int(q, q->now);
     return gc_db_exec(q, GC_SQL_FAILURE_INSERT, args, NULL);
 }

@@ -6,6 +6,7 @@
 #include "http_protocol.h"
 #include "util_script.h"
 
+#include "gc_db.h"
 #include "gc_handlers.h"
 #include "gc_messages.h"
 #include "gc_chat_json.h"
@@ -13,7 +14,6 @@
 #include "gc_json.h"
 #include "gc_text.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 100
 
@@ -26,9 +26,9 @@ gc_db_status gc_messages_page(gc_req *q, int64_t room_id, int64_t before, int li
     json_t *list;
     int i, shown;
 
-    args[0] = I64(q, room_id);
-    args[1] = I64(q, before);
-    args[2] = I64(q, limit + 1);
+    args[0] = gc_sql_int(q, room_id);
+    args[1] = gc_sql_int(q, before);
+    args[2] = gc_sql_int(q, limit + 1);
     if ((st = gc_db_select(q, GC_SQL_MESSAGE_PAGE, args, &rows)) != GC_DB_OK) {
         return st;
     }
@@ -108,9 +108,9 @@ static int wants_event_stream(request_rec *r)
 gc_db_status gc_message_fetch(gc_req *q, int64_t room_id, int64_t message_id, gc_rows **rows)
 {
     const char *args[3];
-    args[0] = I64(q, message_id);
-    args[1] = I64(q, room_id);
-    args[2] = I64(q, q->user->id);
+    args[0] = gc_sql_int(q, message_id);
+    args[1] = gc_sql_int(q, room_id);
+    args[2] = gc_sql_int(q, q->user->id);
     return gc_db_select(q, GC_SQL_MESSAGE_GET, args, rows);
 }
 

@@ -13,7 +13,6 @@
 #include "gc_lockout.h"
 #include "gc_log.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 
 static const char *code_hash(gc_req *q, const char *mobile, const char *purpose,
                              const char *code)
@@ -63,9 +62,9 @@ int gc_otp_send(gc_req *q, const char *purpose)
     args[0] = user_id;
     args[1] = purpose;
     args[2] = hash;
-    args[3] = I64(q, q->now);
-    args[4] = I64(q, q->now + q->cfg->otp_ttl);
-    args[5] = I64(q, q->now - q->cfg->otp_resend_interval);
+    args[3] = gc_sql_int(q, q->now);
+    args[4] = gc_sql_int(q, q->now + q->cfg->otp_ttl);
+    args[5] = gc_sql_int(q, q->now - q->cfg->otp_resend_interval);
     if ((st = gc_db_select(q, GC_SQL_OTP_UPSERT, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }
@@ -100,10 +99,10 @@ static int explain_miss(gc_req *q, int64_t user_id, const char *purpose)
     gc_rows *rows = NULL;
     gc_db_status st;
 
-    args[0] = I64(q, user_id);
+    args[0] = gc_sql_int(q, user_id);
     args[1] = purpose;
-    args[2] = I64(q, q->cfg->otp_max_attempts);
-    args[3] = I64(q, q->now);
+    args[2] = gc_sql_int(q, q->cfg->otp_max_attempts);
+    args[3] = gc_sql_int(q, q->now);
     /* A wrong guess at a live code counts against it and the account. */
     if ((st = gc_db_select(q, GC_SQL_OTP_MISS, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st), DONE;
@@ -141,11 +140,11 @@ int gc_otp_consume(gc_req *q, int64_t user_id, const char *mobile, const char *p
     gc_rows *rows = NULL;
     gc_db_status st;
 
-    args[0] = I64(q, q->now);
-    args[1] = I64(q, user_id);
+    args[0] = gc_sql_int(q, q->now);
+    args[1] = gc_sql_int(q, user_id);
     args[2] = purpose;
     args[3] = code_hash(q, mobile, purpose, code);
-    args[4] = I64(q, q->cfg->otp_max_attempts);
+    args[4] = gc_sql_int(q, q->cfg->otp_max_attempts);
     args[5] = args[0];
     if ((st = gc_db_select(q, GC_SQL_OTP_CONSUME, args, &rows)) != GC_DB_OK) {
         gc_db_fail(q, st);

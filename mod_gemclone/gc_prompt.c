@@ -26,7 +26,6 @@
 #include "gc_slots.h"
 #include "gc_log.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 #define IDEMPOTENCY_WINDOW 86400
 #define IDEMPOTENCY_KEY_MAX 255
 
@@ -102,8 +101,8 @@ static int respond_state(gc_req *q, int64_t room_id, const prompt_ids *ids, int 
     json_t *data;
     const char *status;
 
-    args[0] = I64(q, ids->user_message_id);
-    args[1] = I64(q, ids->reply_id);
+    args[0] = gc_sql_int(q, ids->user_message_id);
+    args[1] = gc_sql_int(q, ids->reply_id);
     if ((st = gc_db_select(q, GC_SQL_MESSAGE_PAIR, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }
@@ -149,9 +148,9 @@ static int find_by_key(gc_req *q, const char *key, int64_t room_id, const char *
     gc_db_status st;
 
     *found = 0;
-    args[0] = I64(q, q->user->id);
+    args[0] = gc_sql_int(q, q->user->id);
     args[1] = key;
-    args[2] = I64(q, q->now - IDEMPOTENCY_WINDOW);
+    args[2] = gc_sql_int(q, q->now - IDEMPOTENCY_WINDOW);
     if ((st = gc_db_select(q, GC_SQL_IDEMPOTENCY_LOOKUP, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st), DONE;
     }
@@ -196,12 +195,12 @@ static gc_db_status store_prompt(gc_req *q, int64_t room_id, const char *content
     gc_db_status st;
 
     args[0] = content;
-    args[1] = I64(q, q->now);
+    args[1] = gc_sql_int(q, q->now);
     args[2] = args[1];
     args[3] = key;
-    args[4] = I64(q, room_id);
-    args[5] = I64(q, q->user->id);
-    args[6] = I64(q, q->now + q->cfg->sweeper_grace);
+    args[4] = gc_sql_int(q, room_id);
+    args[5] = gc_sql_int(q, q->user->id);
+    args[6] = gc_sql_int(q, q->now + q->cfg->sweeper_grace);
     args[7] = args[1];
     args[8] = args[4];
     st = gc_db_select(q, GC_SQL_PROMPT_INSERT, args, &rows);
@@ -257,7 +256,7 @@ int gc_prompt_post(gc_req *q)
         return OK;
     }
     if (key) {
-        const char *args[3] = { I64(q, q->user->id), key, I64(q, q->now - IDEMPOTENCY_WINDOW) };
+        const char *args[3] = { gc_sql_int(q, q->user->id), key, gc_sql_int(q, q->now - IDEMPOTENCY_WINDOW) };
         gc_db_exec(q, GC_SQL_IDEMPOTENCY_EXPIRE, args, NULL);
     }
     st = store_prompt(q, room_id, content, key, &ids, &stored);

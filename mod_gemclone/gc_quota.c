@@ -26,7 +26,6 @@ static const char CHARGE_LUA[] =
     "if limit >= 0 and c >= limit then return {-1, c} end "
     "return {1, redis.call('INCR', KEYS[1])}";
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 
 int64_t gc_quota_limit(gc_req *q)
 {
@@ -49,9 +48,9 @@ static int rebuild(gc_req *q, const char *key, gc_db_status *dbst)
     const char *args[3];
     gc_rows *rows = NULL;
 
-    args[0] = I64(q, q->user->id);
-    args[1] = I64(q, day);
-    args[2] = I64(q, day + 86400);
+    args[0] = gc_sql_int(q, q->user->id);
+    args[1] = gc_sql_int(q, day);
+    args[2] = gc_sql_int(q, day + 86400);
     if ((*dbst = gc_db_select(q, GC_SQL_PROMPTS_IN_DAY, args, &rows)) != GC_DB_OK) {
         return -1;
     }
@@ -149,8 +148,8 @@ void gc_quota_headers(gc_req *q, const gc_quota *qt)
     }
     else {
         int64_t left = qt->limit - qt->used;
-        apr_table_setn(h, "X-RateLimit-Limit", I64(q, qt->limit));
-        apr_table_setn(h, "X-RateLimit-Remaining", I64(q, left > 0 ? left : 0));
+        apr_table_setn(h, "X-RateLimit-Limit", gc_sql_int(q, qt->limit));
+        apr_table_setn(h, "X-RateLimit-Remaining", gc_sql_int(q, left > 0 ? left : 0));
     }
-    apr_table_setn(h, "X-RateLimit-Reset", I64(q, qt->reset_at));
+    apr_table_setn(h, "X-RateLimit-Reset", gc_sql_int(q, qt->reset_at));
 }

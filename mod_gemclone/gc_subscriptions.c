@@ -16,7 +16,6 @@
 #include "gc_text.h"
 #include "gc_log.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 #define STRIPE_TIMEOUT_MS 15000L
 #define STRIPE_BUDGET_MS 25000L      /* all attempts together: a client waits at most this */
 #define STRIPE_ATTEMPTS 3
@@ -32,7 +31,7 @@ static const char *form_add(apr_pool_t *p, const char *body, const char *key, co
 static const char *checkout_form(gc_req *q, const char *customer)
 {
     apr_pool_t *p = q->r->pool;
-    const char *uid = I64(q, q->user->id), *f = NULL;
+    const char *uid = gc_sql_int(q, q->user->id), *f = NULL;
     f = form_add(p, f, "mode", "subscription");
     f = form_add(p, f, "line_items[0][price]", q->cfg->stripe_price_id);
     f = form_add(p, f, "line_items[0][quantity]", "1");
@@ -88,7 +87,7 @@ int gc_subscribe_pro(gc_req *q)
         return gc_respond_error(q, HTTP_CONFLICT, "ALREADY_SUBSCRIBED",
                                 "You are already subscribed to Pro", NULL, NULL);
     }
-    args[0] = I64(q, q->user->id);
+    args[0] = gc_sql_int(q, q->user->id);
     if ((st = gc_db_select(q, GC_SQL_USER_CUSTOMER, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }
@@ -160,7 +159,7 @@ int gc_subscription_status(gc_req *q)
     gc_quota quota;
     json_t *data;
 
-    args[0] = I64(q, q->user->id);
+    args[0] = gc_sql_int(q, q->user->id);
     if ((st = gc_db_select(q, GC_SQL_SUBSCRIPTION_LATEST, args, &rows)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }

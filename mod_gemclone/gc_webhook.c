@@ -17,7 +17,6 @@
 #include "gc_text.h"
 #include "gc_log.h"
 
-#define I64(q, v) apr_psprintf((q)->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(v))
 
 typedef struct {
     const char *id;
@@ -78,7 +77,7 @@ static gc_db_status resolve_user(gc_req *q, const char *reference, const char *m
     *user_id = 0;
     for (i = 0; i < 2; i++) {
         if (candidates[i] && gc_parse_path_id(candidates[i], strlen(candidates[i]), &id)) {
-            args[0] = I64(q, id);
+            args[0] = gc_sql_int(q, id);
             if ((st = gc_db_select(q, GC_SQL_USER_EXISTS, args, &rows)) != GC_DB_OK) {
                 return st;
             }
@@ -113,7 +112,7 @@ static gc_db_status resolve_user(gc_req *q, const char *reference, const char *m
 /* Recomputes the user's Pro window after a change. */
 static gc_db_status recompute_tier(gc_req *q, const char *user_id)
 {
-    const char *args[2] = { I64(q, q->cfg->pro_grace), user_id };
+    const char *args[2] = { gc_sql_int(q, q->cfg->pro_grace), user_id };
     return gc_db_exec(q, GC_SQL_USER_PRO_RECOMPUTE, args, NULL);
 }
 
@@ -127,13 +126,13 @@ static gc_db_status apply_state(gc_req *q, const stripe_event *ev, const char *s
     gc_db_status st;
 
     args[0] = sub_id;
-    args[1] = I64(q, user_id);
+    args[1] = gc_sql_int(q, user_id);
     args[2] = customer;
     args[3] = status;
     args[4] = period_end;
     args[5] = cancel;
-    args[6] = I64(q, ev->created);
-    args[7] = I64(q, q->now);
+    args[6] = gc_sql_int(q, ev->created);
+    args[7] = gc_sql_int(q, q->now);
     if ((st = gc_db_select(q, GC_SQL_SUBSCRIPTION_APPLY, args, &rows)) != GC_DB_OK) {
         return st;
     }
@@ -163,7 +162,7 @@ static gc_db_status on_checkout_completed(gc_req *q, const stripe_event *ev)
         return st != GC_DB_OK ? st : (ignore(q, ev, "no such user"), GC_DB_OK);
     }
     if (customer) {
-        const char *args[3] = { customer, I64(q, user_id), customer };
+        const char *args[3] = { customer, gc_sql_int(q, user_id), customer };
         gc_rows *owner = NULL;
         /* A customer already linked to another user stays where it is: the
          * unique index would fail the update, and a 500 makes Stripe
@@ -195,7 +194,7 @@ static const char *period_end_of(gc_req *q, json_t *sub)
                                                            "data"), 0),
                             "current_period_end");
     }
-    return json_is_integer(v) ? I64(q, json_integer_value(v)) : NULL;
+    return json_is_integer(v) ? gc_sql_int(q, json_integer_value(v)) : NULL;
 }
 
 static gc_db_status on_subscription_change(gc_req *q, const stripe_event *ev)
@@ -237,9 +236,9 @@ static gc_db_status on_invoice(gc_req *q, const stripe_event *ev, int paid)
     if (!sub) {
         return ignore(q, ev, "invoice without a subscription"), GC_DB_OK;
     }
-    args[0] = I64(q, ev->created);
+    args[0] = gc_sql_int(q, ev->created);
     args[1] = args[0];
-    args[2] = I64(q, q->now);
+    args[2] = gc_sql_int(q, q->now);
     args[3] = sub;
     args[4] = args[0];
     if (paid) {
@@ -338,8 +337,8 @@ int gc_webhook_stripe(gc_req *q)
         return gc_db_fail(q, st);
     }
     args[1] = ev.type;
-    args[2] = I64(q, ev.created);
-    args[3] = I64(q, q->now);
+    args[2] = gc_sql_int(q, ev.created);
+    args[3] = gc_sql_int(q, q->now);
     if ((st = gc_db_exec(q, GC_SQL_STRIPE_EVENT_RECORD, args, NULL)) != GC_DB_OK) {
         return gc_db_fail(q, st);
     }

@@ -5,9 +5,13 @@
  * statements are gone (SQLSTATE 26000) for good. So on a failure we look at
  * the native connection: a broken one is reset, a statement that no longer
  * exists is prepared again on that same connection, and the statement is
- * retried once when running it twice is harmless. */
+ * retried once when running it twice is harmless. A connection the server
+ * closed while it sat in the pool is noticed when it is borrowed, before
+ * anything is sent (heal_if_closed). */
 #include "httpd.h"
+#include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "apr_dbd.h"
@@ -24,30 +28,7 @@
 struct gc_db {
     ap_dbd_t *dbd;
     server_rec *s;
-    int verified;          /* the connection answered during this request */
 };
-
-/* Kept in each pooled connection's own pool: when it last answered. */
-typedef struct {
-    apr_time_t last_ok;
-} conn_state;
-
-#define CONN_STATE_KEY "gemclone-conn-state"
-/* A connection idle longer than this is probed before a write that is not
- * safe to run twice: after a PostgreSQL restart its first use fails, and a
- * failed write cannot be retried blindly. */
-#define IDLE_PROBE_AFTER apr_time_from_msec(1000)
-
-static conn_state *state_of(ap_dbd_t *dbd)
-{
-    conn_state *cs = NULL;
-    apr_pool_userdata_get((void **)&cs, CONN_STATE_KEY, dbd->pool);
-    if (!cs) {
-        cs = apr_pcalloc(dbd->pool, sizeof(*cs));
-        apr_pool_userdata_setn(cs, CONN_STATE_KEY, NULL, dbd->pool);
-    }
-    return cs;
-}
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
@@ -90,6 +71,35 @@ void gc_db_release(gc_req *q)
     }
 }
 
+static int reprepare_all(gc_req *q, ap_dbd_t *dbd);
+
+/* An idle connection has nothing to read. Data or an EOF waiting on its
+ * socket means PostgreSQL said goodbye (a restart sends "terminating
+ * connection" and closes): read it, and if the connection is now bad,
+ * reset it and prepare the statements again before anything is sent, so
+ * that even a write that must not run twice is never lost to a restart. */
+static void heal_if_closed(gc_req *q, ap_dbd_t *dbd)
+{
+    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    char b;
+    ssize_t n;
+
+    if (!conn || PQsocket(conn) < 0) {
+        return;
+    }
+    n = recv(PQsocket(conn), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+    }
+    PQconsumeInput(conn);
+    if (PQstatus(conn) == CONNECTION_BAD) {
+        GCLOG(q, APLOG_NOTICE, "GC00024", "PostgreSQL closed a pooled connection: resetting it");
+        if (apr_dbd_check_conn(dbd->driver, q->r->pool, dbd->handle) == APR_SUCCESS) {
+            reprepare_all(q, dbd);
+        }
+    }
+}
+
 /* The request's connection, borrowed on first use. */
 static ap_dbd_t *borrow(gc_req *q)
 {
@@ -102,7 +112,7 @@ static ap_dbd_t *borrow(gc_req *q)
         if (!q->db->dbd) {
             return NULL;
         }
-        q->db->verified = apr_time_now() - state_of(q->db->dbd)->last_ok < IDLE_PROBE_AFTER;
+        heal_if_closed(q, q->db->dbd);
         apr_pool_cleanup_register(q->r->pool, q->db, release_cleanup,
                                   apr_pool_cleanup_null);
     }
@@ -215,18 +225,8 @@ static gc_db_status run(gc_req *q, gc_sql_id id, run_kind kind, const char *cons
             GCLOG(q, APLOG_ERR, "GC00023", "no PostgreSQL connection for %s", st->label);
             return GC_DB_UNAVAILABLE;
         }
-        if (!st->retry_safe && !q->db->verified && id != GC_SQL_PING) {
-            apr_dbd_results_t *probe = NULL;
-            gc_db_status ps = run(q, GC_SQL_PING, RUN_SELECT, NULL, &probe, NULL);
-            if (ps != GC_DB_OK) {
-                return ps;
-            }
-            dbd = borrow(q);
-        }
         rv = run_once(q, dbd, st, kind, args, results, affected);
         if (rv == 0) {
-            q->db->verified = 1;
-            state_of(dbd)->last_ok = apr_time_now();
             return GC_DB_OK;
         }
         if (!recover(q, dbd, st, rv, &status)) {

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "apr_reslist.h"
 #include "apr_strings.h"
@@ -24,18 +25,10 @@ typedef struct {
     server_rec *s;
 } redis_pool;
 
-/* A pooled connection; uses tells a fresh one from one that may have gone
- * stale while it sat in the pool (a Redis restart). */
+/* A pooled connection. */
 typedef struct {
     redisContext *c;
-    apr_uint64_t uses;
-    apr_time_t last_used;    /* when it last answered */
 } redis_conn;
-
-/* A connection idle at least this long that fails at once on EOF/reset was
- * closed by the server while idle (a Redis restart): the command never ran.
- * A busy one may have died after running it, so it is not retried. */
-#define STALE_IDLE apr_time_from_msec(1000)
 
 /* The request's borrowed connection, kept in r->request_config. */
 typedef struct {
@@ -178,79 +171,72 @@ static apr_status_t reply_cleanup(void *reply)
     return APR_SUCCESS;
 }
 
-/* Runs one command on the lease's connection, borrowing one if needed.
- * timeout_ms > 0 replaces the socket time-out for this command only (for
- * BLPOP and XREAD BLOCK, which outlast the usual one). NULL when no
- * connection can be had or the command failed on the wire; *stale tells
- * whether the failed connection had served before. */
-static redisReply *command_once(gc_req *q, redis_lease *l, int timeout_ms, int *stale,
-                                const char *fmt, va_list ap)
+/* 1 when the server closed this connection while it sat in the pool (a
+ * Redis restart): the socket already holds the EOF or the reset. Asked
+ * before a command is sent, so no command is ever sent twice. */
+static int closed_by_server(const redisContext *c)
 {
-    redisReply *reply;
-    int idle;
-    *stale = 0;
-    if (!l->conn) {
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The lease's connection: borrowed on first use; pooled connections the
+ * server closed meanwhile are dropped and replaced (at most a pool's worth). */
+static redis_conn *usable_conn(gc_req *q, redis_lease *l)
+{
+    int tries;
+    for (tries = 0; tries <= POOL_MAX; tries++) {
         void *res = NULL;
+        if (l->conn && !closed_by_server(l->conn->c)) {
+            return l->conn;
+        }
+        if (l->conn) {
+            GCLOG(q, APLOG_INFO, "GC00035", "dropping a Redis connection the server closed");
+            apr_reslist_invalidate(child_pool->list, l->conn);
+            l->conn = NULL;
+        }
         if (apr_reslist_acquire(child_pool->list, &res) != APR_SUCCESS) {
             GCLOG(q, APLOG_ERR, "GC00033", "no Redis connection available");
             return NULL;
         }
         l->conn = res;
     }
-    if (timeout_ms > 0) {
-        redisSetTimeout(l->conn->c, ms_to_tv(timeout_ms));
-    }
-    errno = 0;
-    idle = apr_time_now() - l->conn->last_used >= STALE_IDLE;
-    reply = redisvCommand(l->conn->c, fmt, ap);
-    if (!reply) {
-        int err = errno;
-        /* A context is unusable after an I/O error: drop it for good. Only
-         * a connection the server had closed while it sat in the pool (EOF,
-         * reset, broken pipe) surely never ran the command; a time-out may
-         * have, so it is never retried. */
-        *stale = l->conn->uses > 0 && idle
-                 && (l->conn->c->err == REDIS_ERR_EOF
-                     || (l->conn->c->err == REDIS_ERR_IO
-                         && (err == ECONNRESET || err == EPIPE)));
-        GCLOG(q, *stale ? APLOG_INFO : APLOG_ERR, "GC00034", "Redis command failed: %s",
-              l->conn->c->errstr);
-        apr_reslist_invalidate(child_pool->list, l->conn);
-        l->conn = NULL;
-        return NULL;
-    }
-    if (timeout_ms > 0) {
-        redisSetTimeout(l->conn->c, ms_to_tv(child_pool->cfg->redis_timeout_ms));
-    }
-    l->conn->uses++;
-    l->conn->last_used = apr_time_now();
-    return reply;
+    return NULL;
 }
 
+/* Runs one command. timeout_ms > 0 replaces the socket time-out for this
+ * command only (BLPOP and XREAD BLOCK outlast the usual one). NULL when no
+ * connection can be had or the command failed on the wire; a failed
+ * command is never retried, since it may have run. */
 static redisReply *command_v(gc_req *q, int timeout_ms, const char *fmt, va_list ap)
 {
     redis_lease *l;
+    redis_conn *conn;
     redisReply *reply;
-    va_list again;
-    int stale, tries;
 
     if (!child_pool) {
         return NULL;
     }
     l = lease_of(q);
-    va_copy(again, ap);
-    reply = command_once(q, l, timeout_ms, &stale, fmt, again);
-    va_end(again);
-    /* A pooled connection that died while idle (Redis restarted) never
-     * delivered the command: try the next one, up to a fresh connection. */
-    for (tries = 0; !reply && stale && tries <= POOL_MAX; tries++) {
-        va_copy(again, ap);
-        reply = command_once(q, l, timeout_ms, &stale, fmt, again);
-        va_end(again);
+    if (!(conn = usable_conn(q, l))) {
+        return NULL;
     }
-    if (reply) {
-        apr_pool_cleanup_register(q->r->pool, reply, reply_cleanup, apr_pool_cleanup_null);
+    if (timeout_ms > 0) {
+        redisSetTimeout(conn->c, ms_to_tv(timeout_ms));
     }
+    reply = redisvCommand(conn->c, fmt, ap);
+    if (!reply) {
+        /* A context is unusable after an I/O error: drop it for good. */
+        GCLOG(q, APLOG_ERR, "GC00034", "Redis command failed: %s", conn->c->errstr);
+        apr_reslist_invalidate(child_pool->list, conn);
+        l->conn = NULL;
+        return NULL;
+    }
+    if (timeout_ms > 0) {
+        redisSetTimeout(conn->c, ms_to_tv(child_pool->cfg->redis_timeout_ms));
+    }
+    apr_pool_cleanup_register(q->r->pool, reply, reply_cleanup, apr_pool_cleanup_null);
     return reply;
 }
 

@@ -75,7 +75,7 @@ static int reprepare_all(gc_req *q, ap_dbd_t *dbd);
 
 /* An idle connection has nothing to read. Data or an EOF waiting on its
  * socket means PostgreSQL said goodbye (a restart sends "terminating
- * connection" and closes): read it, and if the connection is now bad,
+ * connection" and closes; libpq would only notice at the next query):
  * reset it and prepare the statements again before anything is sent, so
  * that even a write that must not run twice is never lost to a restart. */
 static void heal_if_closed(gc_req *q, ap_dbd_t *dbd)
@@ -91,12 +91,10 @@ static void heal_if_closed(gc_req *q, ap_dbd_t *dbd)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         return;
     }
-    PQconsumeInput(conn);
-    if (PQstatus(conn) == CONNECTION_BAD) {
-        GCLOG(q, APLOG_NOTICE, "GC00024", "PostgreSQL closed a pooled connection: resetting it");
-        if (apr_dbd_check_conn(dbd->driver, q->r->pool, dbd->handle) == APR_SUCCESS) {
-            reprepare_all(q, dbd);
-        }
+    GCLOG(q, APLOG_NOTICE, "GC00024", "PostgreSQL closed a pooled connection: resetting it");
+    PQreset(conn);
+    if (PQstatus(conn) == CONNECTION_OK) {
+        reprepare_all(q, dbd);
     }
 }
 
